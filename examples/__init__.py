@@ -1,0 +1,1 @@
+"""Small real services used by the README, the demo and the tests."""

@@ -1,0 +1,40 @@
+"""topicflow: declarative Kafka services for asyncio.
+
+Decorate an async function with ``@broker.subscriber("orders")``: its parameters
+are validated from each message, its return value can be published, and each
+partition's offset is committed only up to the messages that are finished.
+"""
+
+from __future__ import annotations
+
+from topicflow.ack import AckPolicy
+from topicflow.app import App
+from topicflow.exceptions import (
+    AckMessage,
+    CommitError,
+    DecodeError,
+    HandlerException,
+    KafkaUnavailableError,
+    NackMessage,
+    PublishError,
+    RejectMessage,
+    SetupError,
+    TopicflowError,
+)
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "AckMessage",
+    "AckPolicy",
+    "App",
+    "CommitError",
+    "DecodeError",
+    "HandlerException",
+    "KafkaUnavailableError",
+    "NackMessage",
+    "PublishError",
+    "RejectMessage",
+    "SetupError",
+    "TopicflowError",
+]

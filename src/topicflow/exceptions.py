@@ -1,0 +1,93 @@
+"""The one exception tree of topicflow.
+
+Every error the framework raises on its own account derives from
+:class:`TopicflowError`; errors of the Kafka client are translated into it at
+the transport boundary, so user code never has to catch aiokafka types::
+
+    TopicflowError
+    ├── SetupError                  wrong configuration, found at registration or start
+    ├── KafkaUnavailableError       the cluster cannot be reached or refused us
+    ├── PublishError                a record was not accepted by the cluster
+    ├── CommitError                 an offset commit was refused (e.g. during a rebalance)
+    ├── DecodeError                 a body does not fit the handler's types (a poison message)
+    └── HandlerException            raised *by handlers* to steer acknowledgement
+        ├── AckMessage              finish the message (commit it), stop handling
+        ├── NackMessage             redeliver the message
+        └── RejectMessage           finish the message without success
+
+Messages say what went wrong and what to do about it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AckMessage",
+    "CommitError",
+    "DecodeError",
+    "HandlerException",
+    "KafkaUnavailableError",
+    "NackMessage",
+    "PublishError",
+    "RejectMessage",
+    "SetupError",
+    "TopicflowError",
+]
+
+
+class TopicflowError(Exception):
+    """Base class of every error raised by topicflow itself."""
+
+
+class SetupError(TopicflowError, ValueError):
+    """The application is configured in a way that cannot work.
+
+    Raised at registration or at start, never per message. The message names
+    the fix.
+    """
+
+
+class KafkaUnavailableError(TopicflowError, ConnectionError):
+    """The Kafka cluster could not be reached, or refused the connection."""
+
+    def __init__(self, message: str, *, bootstrap_servers: str) -> None:
+        super().__init__(message)
+        self.bootstrap_servers = bootstrap_servers
+
+
+class PublishError(TopicflowError):
+    """The cluster did not accept a record (after the client's own retries)."""
+
+
+class CommitError(TopicflowError):
+    """Kafka refused an offset commit, typically because a rebalance moved the
+    partition to another member. Nothing is lost: the new owner starts after the
+    last committed offset, so some messages are delivered again.
+    """
+
+
+class DecodeError(TopicflowError):
+    """A message body could not be decoded or validated for the handler's types.
+
+    Such a message is *poison*: it would fail the same way on every delivery,
+    so it is never redelivered. It is logged with its topic, partition and
+    offset, and its partition moves on.
+    """
+
+
+class HandlerException(TopicflowError):
+    """Raised inside a handler to decide the message's acknowledgement.
+
+    It overrides the subscriber's ``AckPolicy`` and is not logged as an error.
+    """
+
+
+class AckMessage(HandlerException):
+    """Finish the message as handled: its offset may be committed."""
+
+
+class NackMessage(HandlerException):
+    """Hand the message back: it is delivered again."""
+
+
+class RejectMessage(HandlerException):
+    """Finish the message as failed: it is committed and not delivered again."""

@@ -1,0 +1,19 @@
+"""Kafka: the broker, subscribers, publishers, messages and the client's record types."""
+
+from __future__ import annotations
+
+from topicflow.kafka._transport import ConsumerRecord, RecordMetadata, TopicPartition
+from topicflow.kafka.broker.broker import KafkaBroker
+from topicflow.kafka.message import KafkaMessage
+from topicflow.kafka.publisher import DefaultPublisher
+from topicflow.kafka.subscriber import DefaultSubscriber
+
+__all__ = [
+    "ConsumerRecord",
+    "DefaultPublisher",
+    "DefaultSubscriber",
+    "KafkaBroker",
+    "KafkaMessage",
+    "RecordMetadata",
+    "TopicPartition",
+]

@@ -1,0 +1,131 @@
+"""KafkaMessage: one consumed record, as handlers and middlewares see it."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from topicflow._codec import decode_body
+
+if TYPE_CHECKING:
+    from topicflow.kafka._transport import ConsumerRecord
+
+__all__ = ["KafkaMessage"]
+
+#: Values of ``KafkaMessage.status``.
+ACKED = "acked"
+NACKED = "nacked"
+REJECTED = "rejected"
+
+
+class KafkaMessage:
+    """A consumed Kafka record with its decoded metadata.
+
+    Use it as a handler parameter (``msg: KafkaMessage``). Header values are
+    ``str`` when they are valid UTF-8 and ``bytes`` otherwise. Fields derived
+    from headers are computed on first access only.
+    """
+
+    __slots__ = ("_correlation_id", "_headers", "raw_message", "status")
+
+    def __init__(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        #: The Kafka client's record, unchanged.
+        self.raw_message = record
+        #: None until the message is acked, nacked or rejected.
+        self.status: str | None = None
+        self._headers: dict[str, str | bytes] | None = None
+        self._correlation_id: str | None = None
+
+    @property
+    def body(self) -> bytes:
+        """The record value (``b""`` for a tombstone)."""
+        value = self.raw_message.value
+        return b"" if value is None else value
+
+    @property
+    def key(self) -> bytes | None:
+        """The record key."""
+        return self.raw_message.key
+
+    @property
+    def topic(self) -> str:
+        """The topic the record was read from."""
+        return self.raw_message.topic
+
+    @property
+    def partition(self) -> int:
+        """The partition the record was read from."""
+        return self.raw_message.partition
+
+    @property
+    def offset(self) -> int:
+        """The record's offset in its partition."""
+        return self.raw_message.offset
+
+    @property
+    def timestamp(self) -> int:
+        """The record's timestamp, in milliseconds since the epoch."""
+        return self.raw_message.timestamp
+
+    @property
+    def headers(self) -> dict[str, str | bytes]:
+        """The record headers (the last value wins when a name repeats)."""
+        headers = self._headers
+        if headers is None:
+            headers = self._headers = {}
+            for name, raw in self.raw_message.headers:
+                try:
+                    headers[name] = raw.decode()
+                except UnicodeDecodeError:
+                    headers[name] = raw
+        return headers
+
+    def header(self, name: str) -> str | None:
+        """A header as text, without building the whole dict; None when absent."""
+        for key, raw in reversed(self.raw_message.headers):
+            if key == name:
+                return raw.decode(errors="replace")
+        return None
+
+    @property
+    def content_type(self) -> str | None:
+        """The ``content-type`` header."""
+        return self.header("content-type")
+
+    @property
+    def reply_to(self) -> str:
+        """The ``reply_to`` header, or ``""``."""
+        return self.header("reply_to") or ""
+
+    @property
+    def correlation_id(self) -> str:
+        """The ``correlation_id`` header; a new id when the record has none."""
+        cid = self._correlation_id
+        if cid is None:
+            cid = self._correlation_id = self.header("correlation_id") or uuid.uuid4().hex
+        return cid
+
+    @property
+    def message_id(self) -> str:
+        """Where the record lives: ``topic-partition-offset``."""
+        record = self.raw_message
+        return f"{record.topic}-{record.partition}-{record.offset}"
+
+    async def decode(self) -> Any:
+        """The body decoded by content type: JSON values, ``str`` for text, else bytes."""
+        return decode_body(self.raw_message.value, self.content_type)
+
+    async def ack(self) -> None:
+        """Finish the message: its offset may be committed (MANUAL policy)."""
+        self.status = self.status or ACKED
+
+    async def nack(self) -> None:
+        """Hand the message back: it is delivered again."""
+        self.status = self.status or NACKED
+
+    async def reject(self) -> None:
+        """Finish the message as failed: committed, not delivered again."""
+        self.status = self.status or REJECTED
+
+    def __repr__(self) -> str:
+        return f"<KafkaMessage {self.message_id} key={self.key!r} body={self.body[:60]!r}>"

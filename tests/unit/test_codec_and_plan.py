@@ -1,0 +1,155 @@
+"""Wire format and handler plans, without Kafka."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from topicflow import DecodeError, SetupError
+from topicflow._codec import decode_body, encode_body, encode_key
+from topicflow._di import compile_handler
+from topicflow.kafka import ConsumerRecord, KafkaMessage
+
+
+class Item(BaseModel):
+    name: str
+    price: float
+
+
+@dataclasses.dataclass
+class Pair:
+    a: int
+    b: int
+
+
+def record(value: bytes | None, content_type: str | None = None, **extra: bytes) -> Any:
+    headers = [("content-type", content_type.encode())] if content_type else []
+    headers += list(extra.items())
+    return ConsumerRecord(
+        topic="t",
+        partition=0,
+        offset=7,
+        timestamp=0,
+        timestamp_type=0,
+        key=None,
+        value=value,
+        checksum=None,
+        serialized_key_size=0,
+        serialized_value_size=len(value or b""),
+        headers=tuple(headers),
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "wire", "content_type"),
+    [
+        (b"\x00raw", b"\x00raw", None),
+        ("héllo", "héllo".encode(), "text/plain"),
+        (Item(name="x", price=1.5), b'{"name":"x","price":1.5}', "application/json"),
+        (Pair(1, 2), b'{"a":1,"b":2}', "application/json"),
+        ({"k": [1]}, b'{"k":[1]}', "application/json"),
+        (3, b"3", "application/json"),
+        (None, None, None),
+    ],
+)
+def test_encode_body(body: Any, wire: bytes | None, content_type: str | None) -> None:
+    assert encode_body(body) == (wire, content_type)
+
+
+def test_decode_body_follows_the_content_type() -> None:
+    assert decode_body(b'{"a":1}', "application/json") == {"a": 1}
+    assert decode_body(b"text", "text/plain; charset=utf-8") == "text"
+    assert decode_body(b"\x01", None) == b"\x01"
+    assert decode_body(None, None) is None
+
+
+def test_keys() -> None:
+    assert encode_key("k") == b"k"
+    assert encode_key(b"k") == b"k"
+    assert encode_key(12) == b"12"
+    assert encode_key(None) is None
+
+
+async def test_single_model_parameter_is_validated_from_bytes() -> None:
+    async def handler(item: Item) -> Item:
+        return item
+
+    plan = compile_handler(handler)
+    got = await plan.call(KafkaMessage(record(b'{"name":"a","price":"2"}', "application/json")))
+    assert got == Item(name="a", price=2.0)
+    # No content type (a plain producer's JSON) still validates as JSON.
+    assert await plan.call(KafkaMessage(record(b'{"name":"b","price":1}'))) == Item(
+        name="b", price=1
+    )
+
+
+async def test_several_body_parameters_take_the_fields_of_an_object() -> None:
+    async def handler(name: str, price: float, msg: KafkaMessage) -> tuple[str, float, int]:
+        return name, price, msg.offset
+
+    plan = compile_handler(handler)
+    got = await plan.call(KafkaMessage(record(b'{"name":"a","price":3}', "application/json")))
+    assert got == ("a", 3.0, 7)
+
+
+async def test_sync_handlers_are_called_too() -> None:
+    def handler(n: int) -> int:
+        return n + 1
+
+    assert await compile_handler(handler).call(KafkaMessage(record(b"41"))) == 42
+
+
+@pytest.mark.parametrize(
+    ("annotation", "value", "content_type"),
+    [
+        (Item, b'{"name":"a"}', "application/json"),  # missing field
+        (Item, b"{not json", "application/json"),  # broken JSON
+        (str, b"\xff\xfe", None),  # invalid UTF-8
+        (int, b"seven", "text/plain"),
+    ],
+)
+async def test_bad_bodies_raise_decode_error_naming_the_record(
+    annotation: Any, value: bytes, content_type: str | None
+) -> None:
+    called = False
+
+    async def handler(body: Any) -> None:
+        nonlocal called
+        called = True
+
+    handler.__annotations__ = {"body": annotation, "return": None}
+    plan = compile_handler(handler)
+    with pytest.raises(DecodeError, match=r"topic=t partition=0 offset=7"):
+        await plan.call(KafkaMessage(record(value, content_type)))
+    assert not called
+
+
+async def test_handler_errors_are_not_decode_errors() -> None:
+    async def handler(n: int) -> None:
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        await compile_handler(handler).call(KafkaMessage(record(b"1")))
+
+
+def test_unreadable_annotations_fail_at_registration() -> None:
+    async def handler(x: NotDefinedAnywhere) -> None:  # type: ignore[name-defined]  # noqa: F821
+        pass
+
+    with pytest.raises(SetupError, match="annotations"):
+        compile_handler(handler)
+
+
+def test_message_fields_are_read_lazily_and_correctly() -> None:
+    msg = KafkaMessage(record(b"x", "text/plain", correlation_id=b"c1", reply_to=b"r"))
+    assert (msg.topic, msg.partition, msg.offset) == ("t", 0, 7)
+    assert msg.correlation_id == "c1"
+    assert msg.reply_to == "r"
+    assert msg.content_type == "text/plain"
+    assert msg.message_id == "t-0-7"
+    anonymous = KafkaMessage(record(b"x"))
+    assert anonymous.correlation_id == anonymous.correlation_id  # generated once
+    assert anonymous.reply_to == ""

@@ -1,0 +1,110 @@
+"""The per-partition offset tracker: never a position past an unfinished message."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from topicflow.ack import OffsetCommitter, PartitionTracker
+from topicflow.exceptions import CommitError
+from topicflow.kafka import TopicPartition
+
+
+def test_in_order_finishing_advances_the_position() -> None:
+    tracker = PartitionTracker()
+    assert tracker.position is None
+    for offset in (0, 1, 2):
+        tracker.begin(offset)
+        tracker.finish(offset)
+    assert tracker.position == 3
+    assert tracker.in_flight == 0
+
+
+def test_position_stops_at_the_first_unfinished_message() -> None:
+    tracker = PartitionTracker()
+    for offset in range(10):
+        tracker.begin(offset)
+    for offset in (0, 1, 2, 3, 4, 6, 7, 8, 9):  # 5 is still running
+        tracker.finish(offset)
+    assert tracker.position == 5
+    tracker.finish(5)
+    assert tracker.position == 10
+
+
+def test_gaps_in_offsets_are_not_waited_for() -> None:
+    tracker = PartitionTracker()  # a compacted topic: offsets 3 and 4 do not exist
+    for offset in (1, 2, 5):
+        tracker.begin(offset)
+    tracker.finish(5)
+    tracker.finish(2)
+    assert tracker.position is None  # 1 is unfinished
+    tracker.finish(1)
+    assert tracker.position == 6
+
+
+def test_rewind_forgets_the_message_and_those_after_it() -> None:
+    tracker = PartitionTracker()
+    for offset in range(5):
+        tracker.begin(offset)
+    tracker.finish(0)
+    tracker.finish(3)
+    tracker.rewind(2)
+    assert tracker.in_flight == 1  # only 1 is still pending
+    tracker.finish(3)  # a late finish of a forgotten offset changes nothing
+    tracker.finish(1)
+    assert tracker.position == 2
+
+
+class _Recorder:
+    def __init__(self, fail: bool = False) -> None:
+        self.commits: list[dict[Any, int]] = []
+        self.fail = fail
+
+    async def __call__(self, offsets: Any) -> None:
+        if self.fail:
+            raise CommitError("rebalance in progress")
+        self.commits.append(dict(offsets))
+
+
+async def test_committer_sends_only_moved_positions() -> None:
+    sink = _Recorder()
+    committer = OffsetCommitter(sink, logger=None)
+    a, b = TopicPartition("t", 0), TopicPartition("t", 1)
+    for tp in (a, b):
+        committer.tracker(tp).begin(0)
+        committer.tracker(tp).finish(0)
+    assert await committer.flush()
+    committer.tracker(a).begin(1)
+    committer.tracker(a).finish(1)
+    assert await committer.flush()
+    assert await committer.flush()  # nothing moved: no request at all
+    assert sink.commits == [{a: 1, b: 1}, {a: 2}]
+
+
+async def test_committer_flushes_only_the_given_partitions() -> None:
+    sink = _Recorder()
+    committer = OffsetCommitter(sink, logger=None)
+    a, b = TopicPartition("t", 0), TopicPartition("t", 1)
+    for tp in (a, b):
+        committer.tracker(tp).begin(4)
+        committer.tracker(tp).finish(4)
+    await committer.flush([b])
+    committer.forget([b])
+    assert sink.commits == [{b: 5}]
+    assert committer.committed() == {}
+
+
+async def test_failed_commit_is_retried_on_the_next_flush(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    sink = _Recorder(fail=True)
+    committer = OffsetCommitter(sink, logger=logging.getLogger("topicflow.test"))
+    tp = TopicPartition("t", 0)
+    committer.tracker(tp).begin(0)
+    committer.tracker(tp).finish(0)
+    assert not await committer.flush()
+    assert "may be delivered again" in caplog.text
+    sink.fail = False
+    assert await committer.flush()
+    assert sink.commits == [{tp: 1}]
