@@ -47,10 +47,11 @@ def cli() -> None:
 )
 def run(app_path: str, log_level: str, app_dir: str) -> None:
     """Run the App at MODULE:APP until SIGINT or SIGTERM, then stop gracefully."""
-    logging.basicConfig(
-        level=log_level.upper(),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-    )
+    level = getattr(logging, log_level.upper())
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    # topicflow logs assignments and revokes itself; the client's own chatter is
+    # shown from WARNING up unless debugging.
+    logging.getLogger("aiokafka").setLevel(max(level, logging.WARNING))
     app = load_app(app_path, app_dir)
     try:
         asyncio.run(app.run())

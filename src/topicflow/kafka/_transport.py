@@ -94,6 +94,10 @@ class ConsumerSpec:
     group_id: str | None
     #: Consumer keyword arguments (auto_offset_reset, session_timeout_ms, ...).
     options: Mapping[str, Any] = field(default_factory=dict)
+    #: A regex subscription instead of ``topics``.
+    pattern: str | None = None
+    #: Manual assignment instead of a group subscription.
+    partitions: tuple[TopicPartition, ...] = ()
 
 
 class RebalanceHandler(Protocol):
@@ -308,7 +312,9 @@ class _AiokafkaConsumer:
 
     async def start(self) -> None:
         spec = self._spec
-        await self._transport.ensure_topics(spec.topics)
+        await self._transport.ensure_topics(
+            spec.topics or sorted({tp.topic for tp in spec.partitions})
+        )
         consumer = aiokafka.AIOKafkaConsumer(
             **self._options.client_kwargs(),
             group_id=spec.group_id,
@@ -317,8 +323,10 @@ class _AiokafkaConsumer:
             enable_auto_commit=False,
         )
         await _start_bounded(consumer, self._options)
-        if spec.group_id is None:
-            consumer.subscribe(topics=list(spec.topics))
+        if spec.partitions:
+            consumer.assign(list(spec.partitions))
+        elif spec.pattern is not None:
+            consumer.subscribe(pattern=spec.pattern, listener=_Listener(self._rebalance))
         else:
             consumer.subscribe(topics=list(spec.topics), listener=_Listener(self._rebalance))
         self._consumer = consumer

@@ -219,7 +219,8 @@ class DefaultSubscriber:
         if self._committer is not None:
             await self._committer.flush(revoked)
             self._committer.forget(revoked)
-        self._log(logging.INFO, "group %s: revoked %s", self.group_id, _tps(revoked))
+        if revoked:
+            self._log(logging.INFO, "group %s: revoked %s", self.group_id, _tps(revoked))
 
     # -- consume path ------------------------------------------------------
 
