@@ -21,6 +21,7 @@ from topicflow.exceptions import (
     SetupError,
     TopicflowError,
 )
+from topicflow.testing import TestApp
 
 __version__ = "0.1.0.dev0"
 
@@ -36,5 +37,6 @@ __all__ = [
     "PublishError",
     "RejectMessage",
     "SetupError",
+    "TestApp",
     "TopicflowError",
 ]

@@ -1,4 +1,5 @@
-"""Kafka: the broker, subscribers, publishers, messages and the client's record types."""
+"""Kafka: the broker, subscribers, publishers, messages, the client's record types, and
+TestKafkaBroker."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from topicflow.kafka.broker.broker import KafkaBroker
 from topicflow.kafka.message import KafkaMessage
 from topicflow.kafka.publisher import DefaultPublisher
 from topicflow.kafka.subscriber import DefaultSubscriber
+from topicflow.kafka.testing import TestKafkaBroker
 
 __all__ = [
     "ConsumerRecord",
@@ -15,5 +17,6 @@ __all__ = [
     "KafkaBroker",
     "KafkaMessage",
     "RecordMetadata",
+    "TestKafkaBroker",
     "TopicPartition",
 ]

@@ -13,7 +13,7 @@ from topicflow.kafka.subscriber import DefaultSubscriber
 
 if TYPE_CHECKING:
     import asyncio
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Callable, Iterable, Mapping
     from types import TracebackType
 
     from topicflow.kafka._transport import RecordMetadata, Transport
@@ -94,6 +94,9 @@ class KafkaBroker:
         self.subscribers: list[DefaultSubscriber] = []
         self.publishers: list[DefaultPublisher] = []
         self._transport: Transport | None = None
+        # Builds the transport on connect. TestKafkaBroker sets it to build one over
+        # its in-memory Kafka: the one seam through which a test swaps the cluster.
+        self._transport_factory: Callable[[], Transport] | None = None
         self._running = False
 
     # -- declaring -------------------------------------------------------------
@@ -171,7 +174,7 @@ class KafkaBroker:
     async def connect(self) -> None:
         """Connect the producer. Raises KafkaUnavailableError within request_timeout_ms."""
         if self._transport is None:
-            transport = self._make_transport()
+            transport = (self._transport_factory or self._make_transport)()
             await transport.connect()
             self._transport = transport
 

@@ -1,0 +1,51 @@
+"""TestApp: run an App's lifespan hooks around a test."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from topicflow.app import App
+
+__all__ = ["TestApp"]
+
+
+class TestApp:
+    """Start ``app`` on enter and stop it on exit, hooks included.
+
+    On enter: the ``on_startup`` hooks, every broker's ``start()``, the
+    ``after_startup`` hooks. On exit: ``on_shutdown``, the brokers' ``stop()``,
+    ``after_shutdown``. Put it inside ``TestKafkaBroker`` to run the app on the
+    in-memory Kafka::
+
+        async with TestKafkaBroker(broker), TestApp(app):
+            ...
+
+    There the broker has started before ``on_startup`` runs (starting it again is
+    a no-op); outside a ``TestKafkaBroker`` the brokers connect to their real
+    cluster.
+    """
+
+    __test__ = False  # not a pytest test class, despite the name
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+    async def __aenter__(self) -> App:
+        try:
+            await self.app.start()
+        except BaseException:
+            for broker in reversed(self.app.brokers):
+                await broker.stop()
+            raise
+        return self.app
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.app.stop()
