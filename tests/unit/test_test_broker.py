@@ -285,6 +285,25 @@ async def test_message_fields_under_test() -> None:
     assert TopicPartition("t", msg.partition) == meta.topic_partition
 
 
+@pytest.mark.xfail(
+    strict=True,
+    raises=RuntimeError,
+    reason="runtime bug: DefaultSubscriber creates its asyncio.Events in __init__, so "
+    "they stay bound to the first event loop that started it",
+)
+def test_a_service_can_be_tested_again_in_a_new_event_loop() -> None:
+    # A module-level service, and pytest-asyncio's default of one loop per test.
+    broker = KafkaBroker(ADDRESS)
+    broker.subscriber("t", group_id="g")(_noop)
+
+    async def one_test() -> None:
+        async with TestKafkaBroker(broker) as br:
+            await br.publish("x", "t")
+
+    asyncio.run(one_test())
+    asyncio.run(one_test())
+
+
 # -- TestApp -----------------------------------------------------------------------
 
 
