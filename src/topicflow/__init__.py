@@ -21,6 +21,7 @@ from topicflow.exceptions import (
     SetupError,
     TopicflowError,
 )
+from topicflow.params import Header, Path
 
 __version__ = "0.1.0.dev0"
 
@@ -31,8 +32,10 @@ __all__ = [
     "CommitError",
     "DecodeError",
     "HandlerException",
+    "Header",
     "KafkaUnavailableError",
     "NackMessage",
+    "Path",
     "PublishError",
     "RejectMessage",
     "SetupError",

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+from topicflow.kafka._loop import Backoff
 from topicflow.kafka._transport import ConsumerRecord, RecordMetadata, TopicPartition
 from topicflow.kafka.broker.broker import KafkaBroker
 from topicflow.kafka.message import KafkaMessage
 from topicflow.kafka.publisher import DefaultPublisher
-from topicflow.kafka.subscriber import DefaultSubscriber
+from topicflow.kafka.subscriber import (
+    BatchSubscriber,
+    ConcurrentBetweenPartitionsSubscriber,
+    ConcurrentDefaultSubscriber,
+    DefaultSubscriber,
+)
 
 __all__ = [
+    "Backoff",
+    "BatchSubscriber",
+    "ConcurrentBetweenPartitionsSubscriber",
+    "ConcurrentDefaultSubscriber",
     "ConsumerRecord",
     "DefaultPublisher",
     "DefaultSubscriber",

@@ -359,14 +359,18 @@ class _AiokafkaConsumer:
         except (CommitFailedError, IllegalStateError, KafkaError) as exc:
             raise CommitError(str(exc)) from exc
 
+    # A partition revoked in the meantime is no longer ours to move: nothing to do.
     def seek(self, tp: TopicPartition, offset: int) -> None:
         if self._consumer is not None:
-            self._consumer.seek(tp, offset)
+            with contextlib.suppress(IllegalStateError):
+                self._consumer.seek(tp, offset)
 
     def pause(self, tp: TopicPartition) -> None:
         if self._consumer is not None:
-            self._consumer.pause(tp)
+            with contextlib.suppress(IllegalStateError):
+                self._consumer.pause(tp)
 
     def resume(self, tp: TopicPartition) -> None:
         if self._consumer is not None:
-            self._consumer.resume(tp)
+            with contextlib.suppress(IllegalStateError):
+                self._consumer.resume(tp)

@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 from topicflow.ack import AckPolicy
 from topicflow.exceptions import SetupError
+from topicflow.kafka._loop import Backoff
 from topicflow.kafka._transport import AiokafkaTransport, ConnectionOptions
-from topicflow.kafka.publisher import DefaultPublisher, PublishCommand, send
-from topicflow.kafka.subscriber import DefaultSubscriber
+from topicflow.kafka.broker.registrator import AnySubscriber, KafkaRegistrator
+from topicflow.kafka.publisher import PublishCommand, send
 
 if TYPE_CHECKING:
     import asyncio
@@ -23,7 +24,7 @@ __all__ = ["KafkaBroker"]
 _DEFAULT_LOGGER = logging.getLogger("topicflow")
 
 
-class KafkaBroker:
+class KafkaBroker(KafkaRegistrator):
     """A Kafka cluster connection with the subscribers and publishers declared on it.
 
     Args:
@@ -34,6 +35,8 @@ class KafkaBroker:
         graceful_timeout: seconds that in-flight handlers get to finish on
             ``stop()`` and on partition revoke.
         ack_policy: the default :class:`~topicflow.AckPolicy` of its subscribers.
+        nack_backoff: delays before a nacked message is delivered again; they
+            grow with each attempt (default ``Backoff(0.1, 2.0, 5.0)`` seconds).
         logger: where the framework logs; ``None`` silences it.
         log_level: the level of per-message log lines.
 
@@ -59,6 +62,7 @@ class KafkaBroker:
         transactional_id: str | None = None,
         graceful_timeout: float = 15.0,
         ack_policy: AckPolicy = AckPolicy.ACK,
+        nack_backoff: Backoff | None = None,
         logger: logging.Logger | None = _DEFAULT_LOGGER,
         log_level: int = logging.INFO,
     ) -> None:
@@ -87,84 +91,17 @@ class KafkaBroker:
             connections_max_idle_ms=connections_max_idle_ms,
             producer=producer,
         )
+        super().__init__()
         self.graceful_timeout = graceful_timeout
+        self.nack_backoff = nack_backoff or Backoff()
         self.ack_policy = ack_policy
         self.logger = logger
         self.log_level = log_level
-        self.subscribers: list[DefaultSubscriber] = []
-        self.publishers: list[DefaultPublisher] = []
         self._transport: Transport | None = None
         self._running = False
 
-    # -- declaring -------------------------------------------------------------
-
-    def subscriber(
-        self,
-        *topics: str,
-        group_id: str | None = None,
-        auto_offset_reset: Literal["latest", "earliest", "none"] = "latest",
-        ack_policy: AckPolicy | None = None,
-        no_reply: bool = False,
-        title: str | None = None,
-        description: str | None = None,
-        include_in_schema: bool = True,
-        **consumer_options: Any,
-    ) -> DefaultSubscriber:
-        """Declare a subscriber; use the result as a decorator on the handler.
-
-        ``consumer_options`` (``session_timeout_ms``, ``max_poll_records``, ...)
-        go to the Kafka consumer unchanged. Offsets are always committed by
-        topicflow, per partition, up to the highest contiguous finished message.
-        """
-        if "enable_auto_commit" in consumer_options:
-            raise SetupError(
-                "enable_auto_commit cannot be set: topicflow commits exact offsets itself; "
-                "choose when messages count as done with ack_policy= instead"
-            )
-        sub = DefaultSubscriber(
-            self,
-            topics,
-            group_id=group_id,
-            ack_policy=ack_policy,
-            no_reply=no_reply,
-            consumer_options={"auto_offset_reset": auto_offset_reset, **consumer_options},
-            title=title,
-            description=description,
-            include_in_schema=include_in_schema,
-        )
-        self.subscribers.append(sub)
-        return sub
-
-    def publisher(
-        self,
-        topic: str,
-        *,
-        key: Any = None,
-        partition: int | None = None,
-        headers: Mapping[str, str | bytes] | None = None,
-        reply_to: str = "",
-        title: str | None = None,
-        description: str | None = None,
-        schema: Any | None = None,
-        include_in_schema: bool = True,
-        autoflush: bool = False,
-    ) -> DefaultPublisher:
-        """Declare a publisher: a decorator for handlers, or an object to publish with."""
-        pub = DefaultPublisher(
-            self,
-            topic,
-            key=key,
-            partition=partition,
-            headers=headers,
-            reply_to=reply_to,
-            title=title,
-            description=description,
-            schema=schema,
-            include_in_schema=include_in_schema,
-            autoflush=autoflush,
-        )
-        self.publishers.append(pub)
-        return pub
+    def _owner(self) -> KafkaBroker:
+        return self
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -181,9 +118,9 @@ class KafkaBroker:
         if self._running:
             return
         self._running = True
-        started: list[DefaultSubscriber] = []
+        started: list[AnySubscriber] = []
         try:
-            for sub in self.subscribers:
+            for sub in list(self.subscribers):
                 await sub.start()
                 started.append(sub)
         except BaseException:
@@ -194,7 +131,7 @@ class KafkaBroker:
 
     async def stop(self) -> None:
         """Stop subscribers gracefully (commit what finished), then flush and close."""
-        for sub in reversed(self.subscribers):
+        for sub in reversed(list(self.subscribers)):
             await sub.stop()
         self._running = False
         transport, self._transport = self._transport, None
