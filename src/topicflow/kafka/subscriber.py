@@ -202,6 +202,7 @@ class _Subscriber:
 
     async def stop(self) -> None:
         """Stop fetching, finish what is in hand, commit, leave the group."""
+        self._release_current()
         loops, self._loops = self._loops, []
         await asyncio.gather(*(loop.stop() for loop in loops))
         await self._stopped()
