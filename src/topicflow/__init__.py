@@ -21,7 +21,9 @@ from topicflow.exceptions import (
     SetupError,
     TopicflowError,
 )
-from topicflow.params import Header, Path
+from topicflow.middlewares import BaseMiddleware
+from topicflow.params import Context, Depends, Header, Path
+from topicflow.response import Response
 
 __version__ = "0.1.0.dev0"
 
@@ -29,8 +31,11 @@ __all__ = [
     "AckMessage",
     "AckPolicy",
     "App",
+    "BaseMiddleware",
     "CommitError",
+    "Context",
     "DecodeError",
+    "Depends",
     "HandlerException",
     "Header",
     "KafkaUnavailableError",
@@ -38,6 +43,7 @@ __all__ = [
     "Path",
     "PublishError",
     "RejectMessage",
+    "Response",
     "SetupError",
     "TopicflowError",
 ]

@@ -5,8 +5,9 @@ from __future__ import annotations
 from topicflow.kafka._loop import Backoff
 from topicflow.kafka._transport import ConsumerRecord, RecordMetadata, TopicPartition
 from topicflow.kafka.broker.broker import KafkaBroker
+from topicflow.kafka.broker.router import KafkaPublisher, KafkaRoute, KafkaRouter
 from topicflow.kafka.message import KafkaMessage
-from topicflow.kafka.publisher import DefaultPublisher
+from topicflow.kafka.publisher import DefaultPublisher, KafkaResponse
 from topicflow.kafka.subscriber import (
     BatchSubscriber,
     ConcurrentBetweenPartitionsSubscriber,
@@ -24,6 +25,10 @@ __all__ = [
     "DefaultSubscriber",
     "KafkaBroker",
     "KafkaMessage",
+    "KafkaPublisher",
+    "KafkaResponse",
+    "KafkaRoute",
+    "KafkaRouter",
     "RecordMetadata",
     "TopicPartition",
 ]

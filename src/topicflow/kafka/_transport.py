@@ -24,6 +24,7 @@ from aiokafka.errors import (
     KafkaError,
     KafkaTimeoutError,
 )
+from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.structs import ConsumerRecord, RecordMetadata, TopicPartition
 
 from topicflow.exceptions import CommitError, KafkaUnavailableError, PublishError
@@ -161,6 +162,20 @@ class Transport(Protocol):
     ) -> asyncio.Future[RecordMetadata]:
         """Queue a record; the future resolves when the cluster acknowledged it."""
 
+    async def send_batch(
+        self,
+        topic: str,
+        records: Sequence[tuple[bytes | None, bytes | None, Headers]],
+        *,
+        partition: int | None,
+        timestamp_ms: int | None,
+    ) -> asyncio.Future[RecordMetadata]:
+        """Queue ``(value, key, headers)`` records as one batch to one partition.
+
+        Without ``partition``: the first key's partition, else a random one.
+        The future resolves to the metadata of the batch's first record.
+        """
+
     async def flush(self) -> None:
         """Send everything queued now and wait for it."""
 
@@ -241,6 +256,40 @@ class AiokafkaTransport:
             raise PublishError(f"could not send to {topic!r}: {exc}") from exc
         return future
 
+    async def send_batch(
+        self,
+        topic: str,
+        records: Sequence[tuple[bytes | None, bytes | None, Headers]],
+        *,
+        partition: int | None,
+        timestamp_ms: int | None,
+    ) -> asyncio.Future[RecordMetadata]:
+        producer = self._producer
+        if producer is None:
+            raise RuntimeError("the transport is not connected")
+        try:
+            if partition is None:
+                partitions = sorted(await producer.partitions_for(topic))
+                first_key = records[0][1] if records else None
+                partition = DefaultPartitioner()(first_key, partitions, partitions)
+            batch = producer.create_batch()
+            futures: list[asyncio.Future[RecordMetadata]] = []
+            for value, key, headers in records:
+                if batch.append(key=key, value=value, timestamp=timestamp_ms, headers=headers):
+                    continue
+                # The batch is full: send it and go on with a new one.
+                futures.append(await producer.send_batch(batch, topic, partition=partition))
+                batch = producer.create_batch()
+                if not batch.append(key=key, value=value, timestamp=timestamp_ms, headers=headers):
+                    raise PublishError(
+                        f"a record for {topic!r} is larger than max_batch_size; raise "
+                        "max_batch_size or publish it alone"
+                    )
+            futures.append(await producer.send_batch(batch, topic, partition=partition))
+        except KafkaError as exc:
+            raise PublishError(f"could not send a batch to {topic!r}: {exc}") from exc
+        return _first_of(futures)
+
     async def flush(self) -> None:
         if self._producer is not None:
             await self._producer.flush()
@@ -272,6 +321,18 @@ class AiokafkaTransport:
                         topic,
                         exc,
                     )
+
+
+def _first_of(futures: list[asyncio.Future[RecordMetadata]]) -> asyncio.Future[RecordMetadata]:
+    """One future: done when all are, with the first one's metadata."""
+    if len(futures) == 1:
+        return futures[0]
+
+    async def wait_all() -> RecordMetadata:
+        results = await asyncio.gather(*futures)
+        return results[0]
+
+    return asyncio.ensure_future(wait_all())
 
 
 async def _start_bounded(client: Any, options: ConnectionOptions) -> None:

@@ -5,19 +5,24 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any, Literal, overload
 
+from topicflow._context import ContextRepo
 from topicflow.ack import AckPolicy
 from topicflow.exceptions import SetupError
 from topicflow.kafka._loop import Backoff
+from topicflow.kafka._replies import ReplyListener
 from topicflow.kafka._transport import AiokafkaTransport, ConnectionOptions
-from topicflow.kafka.broker.registrator import AnySubscriber, KafkaRegistrator
+from topicflow.kafka.broker.registrator import AnySubscriber, KafkaRegistrator, Scope
 from topicflow.kafka.publisher import PublishCommand, send
+from topicflow.middlewares import wrap_publish
 
 if TYPE_CHECKING:
     import asyncio
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Callable, Iterable, Mapping, Sequence
     from types import TracebackType
 
+    from topicflow.kafka._subscriber import Subscriber
     from topicflow.kafka._transport import RecordMetadata, Transport
+    from topicflow.kafka.message import KafkaMessage
 
 __all__ = ["KafkaBroker"]
 
@@ -37,8 +42,14 @@ class KafkaBroker(KafkaRegistrator):
         ack_policy: the default :class:`~topicflow.AckPolicy` of its subscribers.
         nack_backoff: delays before a nacked message is delivered again; they
             grow with each attempt (default ``Backoff(0.1, 2.0, 5.0)`` seconds).
+        decoder, parser: defaults for every subscriber (routers and subscribers
+            may set their own).
+        dependencies: run before every handler, first of all.
+        middlewares: wrap every consumed message and every publish, outermost.
+        routers: routers to include.
         logger: where the framework logs; ``None`` silences it.
         log_level: the level of per-message log lines.
+        description, tags, specification_url: for the AsyncAPI document.
 
     The other arguments are the aiokafka producer and client settings of the
     same names, passed on unchanged.
@@ -63,8 +74,16 @@ class KafkaBroker(KafkaRegistrator):
         graceful_timeout: float = 15.0,
         ack_policy: AckPolicy = AckPolicy.ACK,
         nack_backoff: Backoff | None = None,
+        decoder: Callable[..., Any] | None = None,
+        parser: Callable[..., Any] | None = None,
+        dependencies: Iterable[Any] = (),
+        middlewares: Sequence[Any] = (),
+        routers: Iterable[KafkaRegistrator] = (),
         logger: logging.Logger | None = _DEFAULT_LOGGER,
         log_level: int = logging.INFO,
+        description: str | None = None,
+        tags: Iterable[Any] = (),
+        specification_url: str | None = None,
     ) -> None:
         servers = (
             bootstrap_servers if isinstance(bootstrap_servers, str) else list(bootstrap_servers)
@@ -91,17 +110,74 @@ class KafkaBroker(KafkaRegistrator):
             connections_max_idle_ms=connections_max_idle_ms,
             producer=producer,
         )
-        super().__init__()
+        super().__init__(
+            dependencies=dependencies,
+            middlewares=middlewares,
+            routers=routers,
+            parser=parser,
+            decoder=decoder,
+            ack_policy=ack_policy,
+        )
         self.graceful_timeout = graceful_timeout
         self.nack_backoff = nack_backoff or Backoff()
-        self.ack_policy = ack_policy
         self.logger = logger
         self.log_level = log_level
+        self.description = description
+        self.tags = tuple(tags)
+        self.specification_url = specification_url
+        #: Named values for ``Context(...)`` parameters and middlewares.
+        self.context = ContextRepo()
+        self.context.set_global("broker", self)
+        self.context.set_global("logger", logger)
         self._transport: Transport | None = None
         self._running = False
+        self._instances: list[AnySubscriber] = []
+        self._replies: ReplyListener | None = None
 
-    def _owner(self) -> KafkaBroker:
-        return self
+    # -- resolution ------------------------------------------------------------
+
+    def _root_scope(self) -> Scope:
+        return Scope(
+            broker=self,
+            owner=self,
+            parent=None,
+            prefix="",
+            middlewares=tuple(self._middlewares),
+            dependencies=tuple(self._dependencies),
+            parser=self.parser,
+            decoder=self.decoder,
+            ack_policy=self.ack_policy,
+            include_in_schema=True,
+        )
+
+    def resolve(self) -> list[AnySubscriber]:
+        """Resolve every subscriber and publisher of the broker and its routers.
+
+        Returns the subscribers as they run: topics with prefixes, and one
+        subscriber per inclusion of a router. Called by ``start()``; the AsyncAPI
+        generator calls it without starting anything.
+        """
+        scopes = list(self._walk(self._root_scope()))
+        for scope in scopes:
+            for publisher in scope.owner.publishers:
+                publisher.bound(scope)
+        seen: set[int] = set()
+        instances: list[AnySubscriber] = []
+        for scope in scopes:
+            for sub in scope.owner.subscribers:
+                if id(sub) in seen:
+                    sub = sub.copy()  # the same router included again
+                seen.add(id(sub))
+                sub.bind(scope)
+                instances.append(sub)
+        self._instances = instances
+        return list(instances)
+
+    def _bind_one(self, sub: Subscriber) -> None:
+        """Resolve a subscriber declared on the broker after start."""
+        sub.bind(self._root_scope())
+        if sub not in self._instances:
+            self._instances.append(sub)  # type: ignore[arg-type]  # one of the four kinds
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -113,14 +189,15 @@ class KafkaBroker(KafkaRegistrator):
             self._transport = transport
 
     async def start(self) -> None:
-        """Connect, then start every subscriber (each joins its group)."""
+        """Connect, resolve settings, then start every subscriber (each joins its group)."""
         await self.connect()
         if self._running:
             return
+        instances = self.resolve()
         self._running = True
         started: list[AnySubscriber] = []
         try:
-            for sub in list(self.subscribers):
+            for sub in instances:
                 await sub.start()
                 started.append(sub)
         except BaseException:
@@ -131,9 +208,12 @@ class KafkaBroker(KafkaRegistrator):
 
     async def stop(self) -> None:
         """Stop subscribers gracefully (commit what finished), then flush and close."""
-        for sub in reversed(list(self.subscribers)):
+        for sub in reversed(self._instances):
             await sub.stop()
         self._running = False
+        replies, self._replies = self._replies, None
+        if replies is not None:
+            await replies.stop()
         transport, self._transport = self._transport, None
         if transport is not None:
             await transport.close()
@@ -202,14 +282,15 @@ class KafkaBroker(KafkaRegistrator):
         reply_to: str = "",
         no_confirm: bool = False,
     ) -> RecordMetadata | asyncio.Future[RecordMetadata]:
-        """Publish one message.
+        """Publish one message (``None`` with a key is a tombstone).
 
         Returns the record's ``RecordMetadata`` once the cluster acknowledged it,
         or with ``no_confirm=True`` a future of it as soon as it is queued.
+        Goes through the broker's middlewares.
         """
         if not topic:
             raise SetupError("publish() needs a topic: broker.publish(body, 'orders')")
-        return await self._send(
+        result: RecordMetadata | asyncio.Future[RecordMetadata] = await self._publish_chain(
             PublishCommand(
                 body=message,
                 topic=topic,
@@ -222,8 +303,86 @@ class KafkaBroker(KafkaRegistrator):
                 no_confirm=no_confirm,
             )
         )
+        return result
 
-    async def _send(self, cmd: PublishCommand) -> RecordMetadata | asyncio.Future[RecordMetadata]:
+    async def publish_batch(
+        self,
+        *messages: Any,
+        topic: str,
+        key: Any = None,
+        partition: int | None = None,
+        timestamp_ms: int | None = None,
+        headers: Mapping[str, str | bytes] | None = None,
+        correlation_id: str | None = None,
+        reply_to: str = "",
+        no_confirm: bool = False,
+    ) -> Any:
+        """Publish ``messages`` as one batch to one partition (``partition``, else the
+        key's, else a random one), so they keep their order.
+
+        Returns the metadata of the batch's first record (or its future).
+        """
+        if not messages:
+            raise SetupError("publish_batch() needs at least one message")
+        return await self._publish_chain(
+            PublishCommand(
+                body=None,
+                topic=topic,
+                key=key,
+                partition=partition,
+                timestamp_ms=timestamp_ms,
+                headers=headers or {},
+                correlation_id=correlation_id,
+                reply_to=reply_to,
+                no_confirm=no_confirm,
+                batch=messages,
+            )
+        )
+
+    async def request(
+        self,
+        message: Any = None,
+        topic: str = "",
+        *,
+        timeout: float = 0.5,
+        key: Any = None,
+        partition: int | None = None,
+        timestamp_ms: int | None = None,
+        headers: Mapping[str, str | bytes] | None = None,
+        correlation_id: str | None = None,
+    ) -> KafkaMessage:
+        """Publish ``message`` and wait for the reply of the service that handles it.
+
+        The broker listens on a reply topic of its own (created on first use) and
+        matches the reply by ``correlation_id``. Raises ``TimeoutError`` after
+        ``timeout`` seconds, leaving nothing behind.
+        """
+        if not topic:
+            raise SetupError("request() needs a topic: broker.request(body, 'rpc')")
+        transport = self._transport_or_raise()
+        if self._replies is None:
+            self._replies = ReplyListener(self.options.client_id, self.logger)
+        cmd = PublishCommand(
+            body=message,
+            topic=topic,
+            key=key,
+            partition=partition,
+            timestamp_ms=timestamp_ms,
+            headers=headers or {},
+            correlation_id=correlation_id,
+        )
+        return await self._replies.request(transport, self._publish_chain, cmd, timeout)
+
+    @property
+    def pending_requests(self) -> int:
+        """How many ``request()`` calls are waiting for a reply."""
+        return len(self._replies.pending) if self._replies is not None else 0
+
+    async def _publish_chain(self, cmd: PublishCommand) -> Any:
+        publish = wrap_publish(self._send, tuple(self._middlewares), self.context)
+        return await publish(cmd)
+
+    async def _send(self, cmd: PublishCommand) -> Any:
         return await send(self._transport_or_raise(), cmd)
 
     def _transport_or_raise(self) -> Transport:
