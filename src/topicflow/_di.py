@@ -271,8 +271,38 @@ async def _invoke(spec: _Spec, state: _State) -> Any:
         return func(**kwargs)
     assert state.stack is not None
     if kind == "asyncgen":
-        return await state.stack.enter_async_context(contextlib.asynccontextmanager(func)(**kwargs))
-    return state.stack.enter_context(contextlib.contextmanager(func)(**kwargs))
+        return await state.stack.enter_async_context(_async_generator_scope(func(**kwargs)))
+    return state.stack.enter_context(_generator_scope(func(**kwargs)))
+
+
+# A generator dependency's code after ``yield`` always runs once the handler is done,
+# also when it raised: the handler's exception is not thrown into the generator.
+@contextlib.contextmanager
+def _generator_scope(gen: Any) -> Any:
+    value = next(gen)
+    try:
+        yield value
+    finally:
+        try:
+            next(gen)
+        except StopIteration:
+            pass
+        else:
+            raise SetupError(f"dependency {gen.__qualname__} must yield exactly once")
+
+
+@contextlib.asynccontextmanager
+async def _async_generator_scope(gen: Any) -> Any:
+    value = await gen.__anext__()
+    try:
+        yield value
+    finally:
+        try:
+            await gen.__anext__()
+        except StopAsyncIteration:
+            pass
+        else:
+            raise SetupError(f"dependency {gen.__qualname__} must yield exactly once")
 
 
 async def _solve(spec: _Spec, state: _State, *, cache: bool) -> Any:

@@ -291,8 +291,16 @@ class AiokafkaTransport:
         return _first_of(futures)
 
     async def flush(self) -> None:
-        if self._producer is not None:
-            await self._producer.flush()
+        producer = self._producer
+        if producer is None:
+            return
+        # aiokafka's public flush() only waits, so records still wait out linger_ms.
+        # Closing the open batches first sends them now, as Kafka's own flush() does.
+        accumulator = getattr(producer, "_message_accumulator", None)
+        if accumulator is not None and hasattr(accumulator, "flush_for_commit"):
+            await accumulator.flush_for_commit()
+        else:
+            await producer.flush()
 
     def consumer(self, spec: ConsumerSpec, rebalance: RebalanceHandler) -> ConsumerTransport:
         return _AiokafkaConsumer(self, spec, rebalance)
@@ -351,13 +359,20 @@ async def _close_quietly(client: Any) -> None:
 
 
 class _Listener(aiokafka.ConsumerRebalanceListener):
-    def __init__(self, handler: RebalanceHandler) -> None:
+    def __init__(self, handler: RebalanceHandler, consumer: Any) -> None:
         self._handler = handler
+        self._consumer = consumer
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         await self._handler.on_revoked(set(revoked))
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        # Fix each position now: aiokafka would otherwise resolve auto_offset_reset
+        # ("latest") on the first fetch, after start() returned, and a message
+        # published in between would be skipped.
+        for tp in assigned:
+            with contextlib.suppress(IllegalStateError):
+                await self._consumer.position(tp)
         await self._handler.on_assigned(set(assigned))
 
 
@@ -387,9 +402,11 @@ class _AiokafkaConsumer:
         if spec.partitions:
             consumer.assign(list(spec.partitions))
         elif spec.pattern is not None:
-            consumer.subscribe(pattern=spec.pattern, listener=_Listener(self._rebalance))
+            consumer.subscribe(pattern=spec.pattern, listener=_Listener(self._rebalance, consumer))
         else:
-            consumer.subscribe(topics=list(spec.topics), listener=_Listener(self._rebalance))
+            consumer.subscribe(
+                topics=list(spec.topics), listener=_Listener(self._rebalance, consumer)
+            )
         self._consumer = consumer
 
     async def stop(self) -> None:

@@ -235,10 +235,13 @@ class DefaultPublisher:
             no_confirm=no_confirm,
             batch=tuple(message) if self.batch and isinstance(message, list | tuple) else None,
         )
-        result = await self._send(cmd)
-        if self.autoflush:
-            await self._scope.broker._transport_or_raise().flush()
-        return result
+        if not self.autoflush:
+            return await self._send(cmd)
+        # Flush before waiting for the confirmation, or linger_ms would hold it back.
+        cmd.no_confirm = True
+        future = await self._send(cmd)
+        await self._scope.broker._transport_or_raise().flush()
+        return future if no_confirm else await future
 
     async def publish_result(self, result: Any, correlation_id: str) -> None:
         """Publish a handler's return value (a :class:`Response` chooses key and headers)."""

@@ -155,8 +155,11 @@ class KafkaBroker(KafkaRegistrator):
 
         Returns the subscribers as they run: topics with prefixes, and one
         subscriber per inclusion of a router. Called by ``start()``; the AsyncAPI
-        generator calls it without starting anything.
+        generator calls it without starting anything. While the broker runs, it
+        returns the running subscribers and changes nothing.
         """
+        if self._running:
+            return list(self._instances)
         scopes = list(self._walk(self._root_scope()))
         for scope in scopes:
             for publisher in scope.owner.publishers:
