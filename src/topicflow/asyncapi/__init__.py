@@ -4,7 +4,10 @@ Example::
 
     document = build_document(app)                  # 3.0.0, a JSON-ready dict
     text = to_yaml(build_document(app, "2.6.0"))
+    page = render_html(document)                    # one self-contained HTML page
 
+The command line does the same: ``topicflow docs gen module:app`` and
+``topicflow docs serve module:app``.
 """
 
 from __future__ import annotations
@@ -12,15 +15,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from topicflow.asyncapi._collect import collect
+from topicflow.asyncapi._html import render_html
 from topicflow.asyncapi._output import to_json, to_yaml
 from topicflow.asyncapi._render import DEFAULT_VERSION, AsyncAPIVersion, render, versions
+from topicflow.asyncapi._server import DocsServer
 
 if TYPE_CHECKING:
     from topicflow.app import App
 
 __all__ = [
     "AsyncAPIVersion",
+    "DocsServer",
     "build_document",
+    "render_html",
     "to_json",
     "to_yaml",
     "versions",
