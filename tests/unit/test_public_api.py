@@ -6,7 +6,13 @@ import importlib
 
 import pytest
 
-MODULES = ["topicflow", "topicflow.kafka", "topicflow.exceptions", "topicflow.kafka.broker"]
+MODULES = [
+    "topicflow",
+    "topicflow.asyncapi",
+    "topicflow.exceptions",
+    "topicflow.kafka",
+    "topicflow.kafka.broker",
+]
 
 
 @pytest.mark.parametrize("name", MODULES)
