@@ -25,17 +25,15 @@ from topicflow.asyncapi._model import (
     TagInfo,
 )
 from topicflow.asyncapi._payloads import UNKNOWN, Payload, payload_schemas
-from topicflow.kafka.publisher import PUBLISHERS_ATTR
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
 
-    from topicflow._di import HandlerPlan
     from topicflow.app import App
     from topicflow.asyncapi._model import Action
+    from topicflow.kafka._subscriber import Subscriber
     from topicflow.kafka.broker.broker import KafkaBroker
     from topicflow.kafka.publisher import DefaultPublisher
-    from topicflow.kafka.subscriber import DefaultSubscriber
 
 __all__ = [
     "ChannelAddress",
@@ -88,56 +86,59 @@ def broker_security(broker: KafkaBroker) -> ConnectionSecurity:
     return ConnectionSecurity()
 
 
-def _subscribers(broker: KafkaBroker) -> Iterator[tuple[DefaultSubscriber, str]]:
-    """Every documented subscriber of ``broker``, with the topic prefix in front of it.
+def _subscribers(broker: KafkaBroker) -> Iterator[Subscriber]:
+    """Every documented subscriber of ``broker`` and its routers, as it runs.
 
-    Seam (routers): today subscribers sit on the broker itself, without a
-    prefix. With routers, walk ``broker``'s included routers here, yielding
-    each of their subscribers with the prefixes concatenated outermost first,
-    and skip those under a router (or an ``include_router`` call) that has
-    ``include_in_schema=False``.
+    ``broker.resolve()`` walks the included routers: topics carry their
+    prefixes, a router included twice gives two subscribers, and anything under
+    ``include_in_schema=False`` reports itself hidden.
     """
-    for sub in broker.subscribers:
+    for sub in broker.resolve():
         if sub.include_in_schema:
-            yield sub, ""
+            yield sub
 
 
-def _publishers(broker: KafkaBroker) -> Iterator[tuple[DefaultPublisher, str]]:
-    """Every documented publisher of ``broker``, with its topic prefix.
+def _publishers(
+    broker: KafkaBroker, subscribers: list[Subscriber]
+) -> Iterator[tuple[DefaultPublisher, list[Any]]]:
+    """Every documented publisher, with the plans of the handlers whose results it sends.
 
-    Seam (routers): as :func:`_subscribers`, for the routers' publishers.
+    Declared publishers are bound to their router's prefix by ``resolve()``;
+    those stacked on a handler are taken as the handler's subscriber resolved
+    them (a router included twice sends to two topics).
     """
-    seen: set[int] = set()
-    stacked = (
-        pub
-        for sub in broker.subscribers
-        if sub.plan is not None
-        for pub in getattr(sub.plan.func, PUBLISHERS_ATTR, ())
-    )
-    for pub in (*broker.publishers, *stacked):
-        if id(pub) not in seen and pub.include_in_schema:
-            seen.add(id(pub))
-            yield pub, ""
+    handlers: dict[tuple[int, str], tuple[DefaultPublisher, list[Any]]] = {}
+    for pub in broker.resolved_publishers():
+        handlers.setdefault((id(pub.owner), pub.topic), (pub, []))
+    for sub in subscribers:
+        for plan, stacked in sub.handler_publishers():
+            for pub in stacked:
+                handlers.setdefault((id(pub.owner), pub.topic), (pub, []))[1].append(plan)
+    for pub, plans in handlers.values():
+        if pub.include_in_schema:
+            yield pub, plans
 
 
-def _addresses(sub: DefaultSubscriber, prefix: str) -> list[ChannelAddress]:
-    """The channels a subscriber receives from.
+def _addresses(sub: Subscriber) -> list[ChannelAddress]:
+    """The channels a subscriber receives from: its topics, its pattern (with ``{name}``
+    parameters), or the topics of its explicit partitions."""
+    if sub.config.pattern is not None:
+        return [pattern_address(sub.prefix + sub.config.pattern)]
+    topics = sub.topics or tuple(dict.fromkeys(tp.topic for tp in sub.partitions))
+    return [ChannelAddress(topic) for topic in topics]
 
-    Seam (patterns): a subscriber with ``pattern=`` gets one channel,
-    ``pattern_address(prefix + sub.pattern)``.
-    """
-    return [ChannelAddress(prefix + topic) for topic in sub.topics]
 
+def _body_type(sub: Subscriber) -> Any:
+    """The type of one message the subscriber accepts, or UNKNOWN.
 
-def _body_type(sub: DefaultSubscriber) -> Any:
-    """The type of what the subscriber's handler accepts, or UNKNOWN.
-
-    Seam (batch): a batch subscriber's payload is one record, not the list the
-    handler receives: use the element type of its ``list[T]`` body here.
+    A batch subscriber's message is one record, not the list its handler receives.
     """
     plan = sub.plan
     if plan is None or plan.body_type is None:
         return UNKNOWN
+    if sub.config.batch:
+        (item,) = get_args(plan.body_type) or (Any,)
+        return UNKNOWN if item is Any else item
     return plan.body_type
 
 
@@ -196,12 +197,13 @@ class _Collector:
         servers = tuple(keys) if self.multi_broker else ()
         client_id = broker.options.client_id
 
-        for sub, prefix in _subscribers(broker):
+        subscribers = list(_subscribers(broker))
+        for sub in subscribers:
             func = sub.plan.func if sub.plan is not None else None
             name = getattr(func, "__name__", "") if func is not None else ""
             body = self.payload(_body_type(sub), "validation")
             description = sub.description or (inspect.getdoc(func) if func is not None else None)
-            for address in _addresses(sub, prefix):
+            for address in _addresses(sub):
                 self.drafts.append(
                     _Draft(
                         action="receive",
@@ -217,18 +219,16 @@ class _Collector:
                     )
                 )
 
-        plans = [sub.plan for sub in broker.subscribers if sub.plan is not None]
-        for pub, prefix in _publishers(broker):
-            handlers = [plan for plan in plans if pub in getattr(plan.func, PUBLISHERS_ATTR, ())]
+        for pub, handlers in _publishers(broker, subscribers):
             name = handlers[0].func.__name__ if handlers else ""
             self.drafts.append(
                 _Draft(
                     action="send",
-                    address=ChannelAddress(prefix + pub.topic),
+                    address=ChannelAddress(pub.topic),
                     servers=servers,
                     name=name,
                     payloads=[self.payload(tp, "serialization") for tp in _sent(pub, handlers)],
-                    message_hint=f"{name}_result" if name else f"{prefix + pub.topic}_message",
+                    message_hint=f"{name}_result" if name else f"{pub.topic}_message",
                     title=pub.title,
                     description=pub.description,
                     client_id=client_id,
@@ -298,7 +298,7 @@ def collect(app: App) -> AppInfo:
     return collector.finish(app)
 
 
-def _sent(pub: DefaultPublisher, handlers: list[HandlerPlan]) -> list[Any]:
+def _sent(pub: DefaultPublisher, handlers: list[Any]) -> list[Any]:
     """What ``pub`` publishes: its ``schema=``, else its handlers' return types."""
     if pub.schema is not None:
         return [pub.schema]

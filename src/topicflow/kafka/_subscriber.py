@@ -118,6 +118,15 @@ class Subscriber:
         return self._partitions
 
     @property
+    def prefix(self) -> str:
+        """The routers' prefixes in front of its topics ("" until resolved)."""
+        return self._scope.prefix if self._scope is not None else ""
+
+    def handler_publishers(self) -> list[tuple[HandlerPlan | BatchPlan, list[DefaultPublisher]]]:
+        """Each handler's plan with the publishers its results go to (resolved at start)."""
+        return [(h.plan, list(h.publishers)) for h in self._handlers]
+
+    @property
     def group_id(self) -> str | None:
         """The consumer group."""
         return self.config.group_id

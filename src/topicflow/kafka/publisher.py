@@ -158,7 +158,7 @@ class DefaultPublisher:
         self.title = title
         self.description = description
         self.schema = schema
-        self.include_in_schema = include_in_schema
+        self._include_in_schema = include_in_schema
         self.autoflush = autoflush
         self._scope: Scope | None = None
         self._send: Callable[[PublishCommand], Awaitable[Any]] | None = None
@@ -167,6 +167,12 @@ class DefaultPublisher:
     def topic(self) -> str:
         """The real topic: the declared one with the prefixes of the routers above."""
         return self._scope.prefix + self.name if self._scope is not None else self.name
+
+    @property
+    def include_in_schema(self) -> bool:
+        """Whether AsyncAPI documents it (False when a router above hides it)."""
+        hidden_above = self._scope is not None and not self._scope.include_in_schema
+        return self._include_in_schema and not hidden_above
 
     @property
     def owner(self) -> KafkaRegistrator:
@@ -179,9 +185,14 @@ class DefaultPublisher:
         broker = scope.broker
         self._send = wrap_publish(broker._send, scope.middlewares, broker.context)
 
+    def unbind(self) -> None:
+        """Forget the resolved settings (the broker resolves again)."""
+        self._scope = None
+        self._send = None
+
     def bound(self, scope: Scope) -> DefaultPublisher:
         """This publisher resolved at ``scope``: itself if it already is, else a copy."""
-        if self._scope is scope:
+        if self._scope == scope:
             return self
         if self._scope is None:
             self.bind(scope)

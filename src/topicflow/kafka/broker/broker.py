@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from topicflow.kafka._subscriber import Subscriber
     from topicflow.kafka._transport import RecordMetadata, Transport
     from topicflow.kafka.message import KafkaMessage
+    from topicflow.kafka.publisher import DefaultPublisher
 
 __all__ = ["KafkaBroker"]
 
@@ -132,6 +133,7 @@ class KafkaBroker(KafkaRegistrator):
         self._transport: Transport | None = None
         self._running = False
         self._instances: list[AnySubscriber] = []
+        self._publisher_instances: list[DefaultPublisher] = []
         self._replies: ReplyListener | None = None
 
     # -- resolution ------------------------------------------------------------
@@ -161,9 +163,12 @@ class KafkaBroker(KafkaRegistrator):
         if self._running:
             return list(self._instances)
         scopes = list(self._walk(self._root_scope()))
-        for scope in scopes:
+        for scope in scopes:  # a new resolution binds the declared publishers afresh
             for publisher in scope.owner.publishers:
-                publisher.bound(scope)
+                publisher.unbind()
+        self._publisher_instances = [
+            publisher.bound(scope) for scope in scopes for publisher in scope.owner.publishers
+        ]
         seen: set[int] = set()
         instances: list[AnySubscriber] = []
         for scope in scopes:
@@ -175,6 +180,11 @@ class KafkaBroker(KafkaRegistrator):
                 instances.append(sub)
         self._instances = instances
         return list(instances)
+
+    def resolved_publishers(self) -> list[DefaultPublisher]:
+        """The publishers declared on the broker and its routers, as ``resolve()`` bound
+        them (a router included twice gives two)."""
+        return list(self._publisher_instances)
 
     def _bind_one(self, sub: Subscriber) -> None:
         """Resolve a subscriber declared on the broker after start."""
