@@ -1,4 +1,5 @@
-"""A shop service that uses every documented feature that exists today.
+"""A shop service that uses every documented feature: routers with prefixes, a
+pattern subscription, a batch subscriber, publishers and SASL security.
 
 The AsyncAPI tests document it: ``topicflow docs gen tests.asyncapi.service:app``.
 Nothing here connects to Kafka.
@@ -13,10 +14,15 @@ from decimal import Decimal
 
 from pydantic import BaseModel, Field
 
-from topicflow import App
-from topicflow.kafka import KafkaBroker, KafkaMessage
+from topicflow import App, Path
+from topicflow.kafka import KafkaBroker, KafkaMessage, KafkaRouter
+from topicflow.security import SASLScram512
 
-broker = KafkaBroker("127.0.0.1:9092,127.0.0.1:9093", client_id="shop-service")
+broker = KafkaBroker(
+    "127.0.0.1:9092,127.0.0.1:9093",
+    client_id="shop-service",
+    security=SASLScram512("shop", "not-a-real-secret", use_ssl=True),
+)
 app = App(
     broker,
     title="Shop",
@@ -37,6 +43,9 @@ DOCUMENTED_TOPICS = [
     "invoices",
     "shipment.notices",
     "alerts",
+    "warehouse.stock",
+    "warehouse.restock",
+    "warehouse.logs.{service}",
 ]
 #: Topics declared with include_in_schema=False.
 HIDDEN_TOPICS = ["internal.metrics", "internal.trace"]
@@ -164,3 +173,31 @@ async def categorise(category: Category) -> None:
 @broker.subscriber("internal.metrics", include_in_schema=False)
 async def metrics(sample: dict[str, float]) -> None:
     """Not part of the public contract."""
+
+
+class StockLevel(BaseModel):
+    sku: str
+    on_hand: int
+
+
+class Restock(BaseModel):
+    sku: str
+    qty: int
+
+
+warehouse = KafkaRouter(prefix="warehouse.")
+restock = warehouse.publisher("restock", schema=Restock)
+
+
+@warehouse.subscriber("stock", group_id="stock", batch=True, max_records=100)
+@restock
+async def count_stock(levels: list[StockLevel]) -> None:
+    """Stock levels, a batch at a time."""
+
+
+@warehouse.subscriber(pattern="logs.{service}", group_id="log-reader")
+async def read_logs(line: str, service: str = Path()) -> None:
+    """Log lines of every warehouse service."""
+
+
+broker.include_router(warehouse)

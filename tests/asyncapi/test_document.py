@@ -288,8 +288,8 @@ def test_models_with_the_same_name_stay_apart() -> None:
 def test_servers_are_the_bootstrap_servers() -> None:
     v3, v2 = build_document(service.app), build_document(service.app, "2.6.0")
     assert [(s["host"], s["protocol"]) for s in v3["servers"].values()] == [
-        ("127.0.0.1:9092", "kafka"),
-        ("127.0.0.1:9093", "kafka"),
+        ("127.0.0.1:9092", "kafka-secure"),  # SASL over TLS
+        ("127.0.0.1:9093", "kafka-secure"),
     ]
     assert [s["url"] for s in v2["servers"].values()] == ["127.0.0.1:9092", "127.0.0.1:9093"]
 
@@ -391,3 +391,24 @@ def test_docs_gen_errors_are_one_line(args: tuple[str, ...], expected: str) -> N
 def test_the_page_is_rendered_from_a_3_0_document_only() -> None:
     with pytest.raises(ValueError, match=r"3\.0\.0"):
         render_html(build_document(service.app, "2.6.0"))
+
+
+def test_routers_patterns_batches_and_security_are_documented() -> None:
+    from tests.asyncapi.service import app
+    from topicflow.asyncapi import build_document
+
+    doc = build_document(app)
+    addresses = {channel["address"]: channel for channel in doc["channels"].values()}
+    assert "warehouse.stock" in addresses  # the router's prefix
+    assert "warehouse.restock" in addresses  # a router publisher gets the prefix too
+    pattern = addresses["warehouse.logs.{service}"]
+    assert set(pattern["parameters"]) == {"service"}
+    # A batch subscriber's message describes one record, not the list.
+    [stock_message] = addresses["warehouse.stock"]["messages"].values()
+    ref = stock_message.get("$ref") or stock_message["payload"]["$ref"]
+    message = doc["components"]["messages"][ref.rsplit("/", 1)[-1]] if "messages/" in ref else {}
+    payload_ref = (message.get("payload") or stock_message.get("payload") or {}).get("$ref", "")
+    assert payload_ref.endswith("/StockLevel")
+    [server] = list(doc["servers"].values())[:1]
+    assert server["protocol"] == "kafka-secure"
+    assert doc["components"]["securitySchemes"]["sasl-scram-sha-512"]["type"] == "scramSha512"

@@ -12,6 +12,7 @@ MODULES = [
     "topicflow.exceptions",
     "topicflow.kafka",
     "topicflow.kafka.broker",
+    "topicflow.security",
 ]
 
 

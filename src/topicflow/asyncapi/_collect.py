@@ -73,17 +73,31 @@ class ConnectionSecurity:
 # -- seams -----------------------------------------------------------------------
 
 
-def broker_security(broker: KafkaBroker) -> ConnectionSecurity:
-    """The security of ``broker``'s connection.
+#: SASL mechanism -> (AsyncAPI security scheme type, scheme key).
+_SCHEMES = {
+    "PLAIN": ("plain", "sasl-plain"),
+    "SCRAM-SHA-256": ("scramSha256", "sasl-scram-sha-256"),
+    "SCRAM-SHA-512": ("scramSha512", "sasl-scram-sha-512"),
+    "GSSAPI": ("gssapi", "sasl-gssapi"),
+}
 
-    Seam (security): ``KafkaBroker`` takes no ``security=`` yet, so every
-    connection is plaintext without authentication. When it does, map
-    ``broker.security`` here: TLS -> ``tls=True``; ``SASLPlaintext`` ->
-    ``SecurityScheme("sasl-plain", "plain")``; ``SASLScram256``/``512`` ->
-    ``scramSha256``/``scramSha512``; ``SASLGSSAPI`` -> ``gssapi``;
-    ``SASLOAuthBearer`` -> ``oauth2``. Both writers already emit these.
+
+def broker_security(broker: KafkaBroker) -> ConnectionSecurity:
+    """The security of ``broker``'s connection, from ``KafkaBroker(security=...)``.
+
+    TLS makes the servers' protocol ``kafka-secure``; a SASL mechanism becomes
+    the matching AsyncAPI security scheme.
     """
-    return ConnectionSecurity()
+    security = broker.security
+    if security is None:
+        return ConnectionSecurity()
+    schemes: tuple[SecurityScheme, ...] = ()
+    # OAUTHBEARER is left out: AsyncAPI's oauth2 scheme needs token flows we do not know.
+    if security.mechanism in _SCHEMES:
+        kind, key = _SCHEMES[security.mechanism]
+        over = "over TLS" if security.use_ssl else "without TLS"
+        schemes = (SecurityScheme(key, kind, f"SASL {security.mechanism} {over}"),)
+    return ConnectionSecurity(tls=security.use_ssl, schemes=schemes)
 
 
 def _subscribers(broker: KafkaBroker) -> Iterator[Subscriber]:

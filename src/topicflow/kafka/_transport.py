@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -27,11 +28,17 @@ from aiokafka.errors import (
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.structs import ConsumerRecord, RecordMetadata, TopicPartition
 
-from topicflow.exceptions import CommitError, KafkaUnavailableError, PublishError
+from topicflow.exceptions import (
+    CommitError,
+    KafkaAuthenticationError,
+    KafkaUnavailableError,
+    PublishError,
+)
 
 if TYPE_CHECKING:
-    import logging
     from collections.abc import Mapping, Sequence
+
+    from topicflow.security import BaseSecurity
 
 __all__ = [
     "AiokafkaTransport",
@@ -65,6 +72,8 @@ class ConnectionOptions:
     connections_max_idle_ms: int = 540_000
     #: Producer settings (acks, linger_ms, compression_type, ...), keyword-for-keyword.
     producer: Mapping[str, Any] = field(default_factory=dict)
+    #: TLS/SASL settings (``topicflow.security``); None is plain TCP.
+    security: BaseSecurity | None = None
 
     @property
     def servers_text(self) -> str:
@@ -84,6 +93,8 @@ class ConnectionOptions:
         }
         if self.client_id is not None:
             kwargs["client_id"] = self.client_id
+        if self.security is not None:
+            kwargs.update(self.security.client_settings())
         return kwargs
 
 
@@ -345,12 +356,47 @@ def _first_of(futures: list[asyncio.Future[RecordMetadata]]) -> asyncio.Future[R
 
 async def _start_bounded(client: Any, options: ConnectionOptions) -> None:
     """Start an aiokafka client, failing within the request timeout, never hanging."""
+    refusals = _AuthRefusals()
+    client_logger = logging.getLogger("aiokafka")
+    client_logger.addHandler(refusals)
     try:
         async with asyncio.timeout(options.request_timeout_ms / 1000):
             await client.start()
     except (TimeoutError, KafkaConnectionError, KafkaError, OSError) as exc:
         await _close_quietly(client)
+        if refusals.reason is not None:
+            raise _refused(options, refusals.reason) from exc
         raise _unavailable(options, exc if not isinstance(exc, TimeoutError) else None) from exc
+    finally:
+        client_logger.removeHandler(refusals)
+
+
+class _AuthRefusals(logging.Handler):
+    """Catches the broker's refusal of our credentials, which aiokafka only logs
+    before it raises a generic "Unable to bootstrap"."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.reason: str | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if "SaslAuthenticationFailed" in text or "Authentication failed" in text:
+            self.reason = text.rsplit(": ", 1)[-1] if ": " in text else text
+
+
+def _refused(options: ConnectionOptions, reason: str) -> KafkaUnavailableError:
+    security = options.security
+    who = (
+        f"user {getattr(security, 'username', '?')!r} with SASL {security.mechanism}"
+        if (security is not None and security.mechanism)
+        else "the connection"
+    )
+    return KafkaAuthenticationError(
+        f"Kafka at {options.servers_text} refused {who}: {reason}. Check the username and "
+        "password, and that the listener accepts this mechanism.",
+        bootstrap_servers=options.servers_text,
+    )
 
 
 async def _close_quietly(client: Any) -> None:

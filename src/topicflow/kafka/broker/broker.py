@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from topicflow.kafka._transport import RecordMetadata, Transport
     from topicflow.kafka.message import KafkaMessage
     from topicflow.kafka.publisher import DefaultPublisher
+    from topicflow.security import BaseSecurity
 
 __all__ = ["KafkaBroker"]
 
@@ -38,6 +39,8 @@ class KafkaBroker(KafkaRegistrator):
         request_timeout_ms: bound for every request, and for connecting at start.
         acks: producer acknowledgement: ``"all"`` (the default: a record counts as
             published once every in-sync replica has it), ``1`` or ``0``.
+        security: TLS and SASL settings, e.g. ``SASLScram512("user", "secret",
+            use_ssl=True)`` (see :mod:`topicflow.security`).
         graceful_timeout: seconds that in-flight handlers get to finish on
             ``stop()`` and on partition revoke.
         ack_policy: the default :class:`~topicflow.AckPolicy` of its subscribers.
@@ -72,6 +75,7 @@ class KafkaBroker(KafkaRegistrator):
         max_request_size: int = 1_048_576,
         enable_idempotence: bool = False,
         transactional_id: str | None = None,
+        security: BaseSecurity | None = None,
         graceful_timeout: float = 15.0,
         ack_policy: AckPolicy = AckPolicy.ACK,
         nack_backoff: Backoff | None = None,
@@ -110,7 +114,9 @@ class KafkaBroker(KafkaRegistrator):
             metadata_max_age_ms=metadata_max_age_ms,
             connections_max_idle_ms=connections_max_idle_ms,
             producer=producer,
+            security=security,
         )
+        self.security = security
         super().__init__(
             dependencies=dependencies,
             middlewares=middlewares,
