@@ -14,6 +14,7 @@ from topicflow.exceptions import (
     CommitError,
     DecodeError,
     HandlerException,
+    KafkaAuthenticationError,
     KafkaUnavailableError,
     NackMessage,
     PublishError,
@@ -21,6 +22,9 @@ from topicflow.exceptions import (
     SetupError,
     TopicflowError,
 )
+from topicflow.middlewares import BaseMiddleware
+from topicflow.params import Context, Depends, Header, Path
+from topicflow.response import Response
 from topicflow.testing import TestApp
 
 __version__ = "0.1.0.dev0"
@@ -29,13 +33,20 @@ __all__ = [
     "AckMessage",
     "AckPolicy",
     "App",
+    "BaseMiddleware",
     "CommitError",
+    "Context",
     "DecodeError",
+    "Depends",
     "HandlerException",
+    "Header",
+    "KafkaAuthenticationError",
     "KafkaUnavailableError",
     "NackMessage",
+    "Path",
     "PublishError",
     "RejectMessage",
+    "Response",
     "SetupError",
     "TestApp",
     "TopicflowError",

@@ -8,8 +8,10 @@ import logging
 import signal
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from topicflow.exceptions import SetupError
+
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Mapping
 
     from topicflow.kafka.broker.broker import KafkaBroker
 
@@ -26,6 +28,9 @@ class App:
     Hooks may be sync or async functions without arguments. Order on start:
     ``on_startup`` hooks, brokers start, ``after_startup`` hooks. On stop:
     ``on_shutdown`` hooks, brokers stop (gracefully), ``after_shutdown`` hooks.
+
+    ``title``, ``version``, ``description`` and ``tags`` (names, or mappings with
+    ``name`` and ``description``) describe the service in its AsyncAPI documents.
     """
 
     def __init__(
@@ -39,12 +44,17 @@ class App:
         title: str = "topicflow",
         version: str = "0.1.0",
         description: str = "",
+        tags: Iterable[str | Mapping[str, str]] = (),
     ) -> None:
         self.brokers = list(brokers)
         self.logger = logger
         self.title = title
         self.version = version
         self.description = description
+        self.tags = tuple(tags)
+        for tag in self.tags:
+            if not isinstance(tag, str) and "name" not in tag:
+                raise SetupError(f"tag {tag!r} has no 'name'; give a string or {{'name': ...}}")
         self._on_startup = list(on_startup)
         self._after_startup = list(after_startup)
         self._on_shutdown = list(on_shutdown)

@@ -7,6 +7,7 @@ the transport boundary, so user code never has to catch aiokafka types::
     TopicflowError
     ├── SetupError                  wrong configuration, found at registration or start
     ├── KafkaUnavailableError       the cluster cannot be reached or refused us
+    │   └── KafkaAuthenticationError    it refused our credentials
     ├── PublishError                a record was not accepted by the cluster
     ├── CommitError                 an offset commit was refused (e.g. during a rebalance)
     ├── DecodeError                 a body does not fit the handler's types (a poison message)
@@ -25,6 +26,7 @@ __all__ = [
     "CommitError",
     "DecodeError",
     "HandlerException",
+    "KafkaAuthenticationError",
     "KafkaUnavailableError",
     "NackMessage",
     "PublishError",
@@ -52,6 +54,10 @@ class KafkaUnavailableError(TopicflowError, ConnectionError):
     def __init__(self, message: str, *, bootstrap_servers: str) -> None:
         super().__init__(message)
         self.bootstrap_servers = bootstrap_servers
+
+
+class KafkaAuthenticationError(KafkaUnavailableError):
+    """The cluster refused the credentials (SASL) of ``KafkaBroker(security=...)``."""
 
 
 class PublishError(TopicflowError):

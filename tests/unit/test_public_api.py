@@ -6,7 +6,14 @@ import importlib
 
 import pytest
 
-MODULES = ["topicflow", "topicflow.kafka", "topicflow.exceptions", "topicflow.kafka.broker"]
+MODULES = [
+    "topicflow",
+    "topicflow.asyncapi",
+    "topicflow.exceptions",
+    "topicflow.kafka",
+    "topicflow.kafka.broker",
+    "topicflow.security",
+]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -1,5 +1,7 @@
 """``topicflow run module:app``: run a service until SIGINT or SIGTERM.
 
+``topicflow docs ...`` lives in :mod:`topicflow.cli.docs` and is registered here.
+
 Failures that are the user's to fix (a wrong import path, an unreachable
 broker) end with one line on stderr and a non-zero exit code, not a traceback.
 """
@@ -16,6 +18,7 @@ from typing import Any
 import click
 
 from topicflow.app import App
+from topicflow.cli.docs import docs
 from topicflow.exceptions import TopicflowError
 
 __all__ = ["cli", "main"]
@@ -27,6 +30,9 @@ LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 @click.version_option(package_name="topicflow")
 def cli() -> None:
     """topicflow: declarative Kafka services."""
+
+
+cli.add_command(docs)
 
 
 @cli.command()

@@ -3,19 +3,34 @@ TestKafkaBroker."""
 
 from __future__ import annotations
 
+from topicflow.kafka._loop import Backoff
 from topicflow.kafka._transport import ConsumerRecord, RecordMetadata, TopicPartition
 from topicflow.kafka.broker.broker import KafkaBroker
+from topicflow.kafka.broker.router import KafkaPublisher, KafkaRoute, KafkaRouter
 from topicflow.kafka.message import KafkaMessage
-from topicflow.kafka.publisher import DefaultPublisher
-from topicflow.kafka.subscriber import DefaultSubscriber
+from topicflow.kafka.publisher import DefaultPublisher, KafkaResponse
+from topicflow.kafka.subscriber import (
+    BatchSubscriber,
+    ConcurrentBetweenPartitionsSubscriber,
+    ConcurrentDefaultSubscriber,
+    DefaultSubscriber,
+)
 from topicflow.kafka.testing import TestKafkaBroker
 
 __all__ = [
+    "Backoff",
+    "BatchSubscriber",
+    "ConcurrentBetweenPartitionsSubscriber",
+    "ConcurrentDefaultSubscriber",
     "ConsumerRecord",
     "DefaultPublisher",
     "DefaultSubscriber",
     "KafkaBroker",
     "KafkaMessage",
+    "KafkaPublisher",
+    "KafkaResponse",
+    "KafkaRoute",
+    "KafkaRouter",
     "RecordMetadata",
     "TestKafkaBroker",
     "TopicPartition",

@@ -25,6 +25,11 @@ record; each group gets each record once), or a single consumer without a
 group. A record is waited for by every target whose subscription covers its
 partition when it is sent.
 
+A batch publish waits for each of its records: they are on one partition, at
+the offsets that follow the first record's (on a real cluster, a batch split
+in two by ``max_batch_size`` may interleave with other producers' records; the
+wait then covers the offsets the batch would have had).
+
 Why this cannot deadlock: only a publish made outside a handler waits. The
 fetch task of every observed consumer carries a context variable, set by its
 ``getmany``, that marks it (and every task a handler starts) as *handling*; a
@@ -129,6 +134,9 @@ class _Target:
     def covers(self, tp: TopicPartition) -> bool:
         return any(member.covers(tp) for member in self.members)
 
+    def handled(self, tp: TopicPartition, offset: int) -> bool:
+        return offset < self.watermark.get(tp, 0)
+
 
 class DeliveryLedger:
     """Which local targets each record waits for, and when they are done with it.
@@ -148,9 +156,10 @@ class DeliveryLedger:
     # -- sending -----------------------------------------------------------------
 
     def on_send(
-        self, topic: str, sent: asyncio.Future[RecordMetadata]
+        self, topic: str, sent: asyncio.Future[RecordMetadata], count: int = 1
     ) -> asyncio.Future[RecordMetadata]:
-        """Track a record just sent; return the future its publisher should await."""
+        """Track ``count`` records just sent (one, or a batch on one partition, whose
+        future gives the first record's metadata); return the future to await."""
         handling = _HANDLING.get()
         top: _Delivery | None = None
         if handling is None:
@@ -168,7 +177,7 @@ class DeliveryLedger:
             transit[delivery] = transit.get(delivery, 0) + 1
 
         def confirmed(future: asyncio.Future[RecordMetadata]) -> None:
-            self._confirmed(topic, future, deliveries, top)
+            self._confirmed(topic, future, deliveries, top, count)
 
         # The in-memory transport's future is already done: handle it now, before any
         # consumer can be handed the record.
@@ -184,6 +193,7 @@ class DeliveryLedger:
         sent: asyncio.Future[RecordMetadata],
         deliveries: frozenset[_Delivery],
         top: _Delivery | None,
+        count: int,
     ) -> None:
         transit = self._in_transit.get(topic, {})
         for delivery in deliveries:
@@ -205,7 +215,8 @@ class DeliveryLedger:
         metadata = sent.result()
         if top is not None:
             top.metadata = metadata
-        self._expect(metadata.topic_partition, metadata.offset, deliveries)
+        for offset in range(metadata.offset, metadata.offset + count):
+            self._expect(metadata.topic_partition, offset, deliveries)
         for delivery in deliveries:
             delivery.release()
             if delivery.future.done():
@@ -215,7 +226,7 @@ class DeliveryLedger:
         targets = [
             target
             for target in self._targets.values()
-            if target.covers(tp) and target.watermark.get(tp, -1) <= offset
+            if target.covers(tp) and not target.handled(tp, offset)
         ]
         if not targets or not deliveries:
             return
@@ -433,14 +444,15 @@ class ObservedTransport:
     Args:
         inner: the transport that does the work.
         ledger: shared by every transport on the same (real or in-memory) cluster.
-        on_send: called with ``(topic, value, headers)`` for each record sent.
+        on_send: called with ``(topic, [(value, headers), ...], batch)`` for each
+            record or batch sent.
     """
 
     def __init__(
         self,
         inner: Transport,
         ledger: DeliveryLedger,
-        on_send: Callable[[str, bytes | None, Headers], None] | None = None,
+        on_send: Callable[[str, Sequence[tuple[bytes | None, Headers]], bool], None] | None = None,
     ) -> None:
         self.inner = inner
         self._ledger = ledger
@@ -469,8 +481,23 @@ class ObservedTransport:
             topic, value, key=key, partition=partition, timestamp_ms=timestamp_ms, headers=headers
         )
         if self._on_send is not None:
-            self._on_send(topic, value, headers)
+            self._on_send(topic, [(value, headers)], False)
         return self._ledger.on_send(topic, sent)
+
+    async def send_batch(
+        self,
+        topic: str,
+        records: Sequence[tuple[bytes | None, bytes | None, Headers]],
+        *,
+        partition: int | None,
+        timestamp_ms: int | None,
+    ) -> asyncio.Future[RecordMetadata]:
+        sent = await self.inner.send_batch(
+            topic, records, partition=partition, timestamp_ms=timestamp_ms
+        )
+        if self._on_send is not None:
+            self._on_send(topic, [(value, headers) for value, _, headers in records], True)
+        return self._ledger.on_send(topic, sent, len(records))
 
     async def flush(self) -> None:
         await self.inner.flush()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -24,13 +25,20 @@ from aiokafka.errors import (
     KafkaError,
     KafkaTimeoutError,
 )
+from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.structs import ConsumerRecord, RecordMetadata, TopicPartition
 
-from topicflow.exceptions import CommitError, KafkaUnavailableError, PublishError
+from topicflow.exceptions import (
+    CommitError,
+    KafkaAuthenticationError,
+    KafkaUnavailableError,
+    PublishError,
+)
 
 if TYPE_CHECKING:
-    import logging
     from collections.abc import Mapping, Sequence
+
+    from topicflow.security import BaseSecurity
 
 __all__ = [
     "AiokafkaTransport",
@@ -64,6 +72,8 @@ class ConnectionOptions:
     connections_max_idle_ms: int = 540_000
     #: Producer settings (acks, linger_ms, compression_type, ...), keyword-for-keyword.
     producer: Mapping[str, Any] = field(default_factory=dict)
+    #: TLS/SASL settings (``topicflow.security``); None is plain TCP.
+    security: BaseSecurity | None = None
 
     @property
     def servers_text(self) -> str:
@@ -83,6 +93,8 @@ class ConnectionOptions:
         }
         if self.client_id is not None:
             kwargs["client_id"] = self.client_id
+        if self.security is not None:
+            kwargs.update(self.security.client_settings())
         return kwargs
 
 
@@ -160,6 +172,20 @@ class Transport(Protocol):
         headers: Headers,
     ) -> asyncio.Future[RecordMetadata]:
         """Queue a record; the future resolves when the cluster acknowledged it."""
+
+    async def send_batch(
+        self,
+        topic: str,
+        records: Sequence[tuple[bytes | None, bytes | None, Headers]],
+        *,
+        partition: int | None,
+        timestamp_ms: int | None,
+    ) -> asyncio.Future[RecordMetadata]:
+        """Queue ``(value, key, headers)`` records as one batch to one partition.
+
+        Without ``partition``: the first key's partition, else a random one.
+        The future resolves to the metadata of the batch's first record.
+        """
 
     async def flush(self) -> None:
         """Send everything queued now and wait for it."""
@@ -241,9 +267,51 @@ class AiokafkaTransport:
             raise PublishError(f"could not send to {topic!r}: {exc}") from exc
         return future
 
+    async def send_batch(
+        self,
+        topic: str,
+        records: Sequence[tuple[bytes | None, bytes | None, Headers]],
+        *,
+        partition: int | None,
+        timestamp_ms: int | None,
+    ) -> asyncio.Future[RecordMetadata]:
+        producer = self._producer
+        if producer is None:
+            raise RuntimeError("the transport is not connected")
+        try:
+            if partition is None:
+                partitions = sorted(await producer.partitions_for(topic))
+                first_key = records[0][1] if records else None
+                partition = DefaultPartitioner()(first_key, partitions, partitions)
+            batch = producer.create_batch()
+            futures: list[asyncio.Future[RecordMetadata]] = []
+            for value, key, headers in records:
+                if batch.append(key=key, value=value, timestamp=timestamp_ms, headers=headers):
+                    continue
+                # The batch is full: send it and go on with a new one.
+                futures.append(await producer.send_batch(batch, topic, partition=partition))
+                batch = producer.create_batch()
+                if not batch.append(key=key, value=value, timestamp=timestamp_ms, headers=headers):
+                    raise PublishError(
+                        f"a record for {topic!r} is larger than max_batch_size; raise "
+                        "max_batch_size or publish it alone"
+                    )
+            futures.append(await producer.send_batch(batch, topic, partition=partition))
+        except KafkaError as exc:
+            raise PublishError(f"could not send a batch to {topic!r}: {exc}") from exc
+        return _first_of(futures)
+
     async def flush(self) -> None:
-        if self._producer is not None:
-            await self._producer.flush()
+        producer = self._producer
+        if producer is None:
+            return
+        # aiokafka's public flush() only waits, so records still wait out linger_ms.
+        # Closing the open batches first sends them now, as Kafka's own flush() does.
+        accumulator = getattr(producer, "_message_accumulator", None)
+        if accumulator is not None and hasattr(accumulator, "flush_for_commit"):
+            await accumulator.flush_for_commit()
+        else:
+            await producer.flush()
 
     def consumer(self, spec: ConsumerSpec, rebalance: RebalanceHandler) -> ConsumerTransport:
         return _AiokafkaConsumer(self, spec, rebalance)
@@ -274,14 +342,61 @@ class AiokafkaTransport:
                     )
 
 
+def _first_of(futures: list[asyncio.Future[RecordMetadata]]) -> asyncio.Future[RecordMetadata]:
+    """One future: done when all are, with the first one's metadata."""
+    if len(futures) == 1:
+        return futures[0]
+
+    async def wait_all() -> RecordMetadata:
+        results = await asyncio.gather(*futures)
+        return results[0]
+
+    return asyncio.ensure_future(wait_all())
+
+
 async def _start_bounded(client: Any, options: ConnectionOptions) -> None:
     """Start an aiokafka client, failing within the request timeout, never hanging."""
+    refusals = _AuthRefusals()
+    client_logger = logging.getLogger("aiokafka")
+    client_logger.addHandler(refusals)
     try:
         async with asyncio.timeout(options.request_timeout_ms / 1000):
             await client.start()
     except (TimeoutError, KafkaConnectionError, KafkaError, OSError) as exc:
         await _close_quietly(client)
+        if refusals.reason is not None:
+            raise _refused(options, refusals.reason) from exc
         raise _unavailable(options, exc if not isinstance(exc, TimeoutError) else None) from exc
+    finally:
+        client_logger.removeHandler(refusals)
+
+
+class _AuthRefusals(logging.Handler):
+    """Catches the broker's refusal of our credentials, which aiokafka only logs
+    before it raises a generic "Unable to bootstrap"."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.reason: str | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if "SaslAuthenticationFailed" in text or "Authentication failed" in text:
+            self.reason = text.rsplit(": ", 1)[-1] if ": " in text else text
+
+
+def _refused(options: ConnectionOptions, reason: str) -> KafkaUnavailableError:
+    security = options.security
+    who = (
+        f"user {getattr(security, 'username', '?')!r} with SASL {security.mechanism}"
+        if (security is not None and security.mechanism)
+        else "the connection"
+    )
+    return KafkaAuthenticationError(
+        f"Kafka at {options.servers_text} refused {who}: {reason}. Check the username and "
+        "password, and that the listener accepts this mechanism.",
+        bootstrap_servers=options.servers_text,
+    )
 
 
 async def _close_quietly(client: Any) -> None:
@@ -290,13 +405,20 @@ async def _close_quietly(client: Any) -> None:
 
 
 class _Listener(aiokafka.ConsumerRebalanceListener):
-    def __init__(self, handler: RebalanceHandler) -> None:
+    def __init__(self, handler: RebalanceHandler, consumer: Any) -> None:
         self._handler = handler
+        self._consumer = consumer
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         await self._handler.on_revoked(set(revoked))
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        # Fix each position now: aiokafka would otherwise resolve auto_offset_reset
+        # ("latest") on the first fetch, after start() returned, and a message
+        # published in between would be skipped.
+        for tp in assigned:
+            with contextlib.suppress(IllegalStateError):
+                await self._consumer.position(tp)
         await self._handler.on_assigned(set(assigned))
 
 
@@ -326,9 +448,11 @@ class _AiokafkaConsumer:
         if spec.partitions:
             consumer.assign(list(spec.partitions))
         elif spec.pattern is not None:
-            consumer.subscribe(pattern=spec.pattern, listener=_Listener(self._rebalance))
+            consumer.subscribe(pattern=spec.pattern, listener=_Listener(self._rebalance, consumer))
         else:
-            consumer.subscribe(topics=list(spec.topics), listener=_Listener(self._rebalance))
+            consumer.subscribe(
+                topics=list(spec.topics), listener=_Listener(self._rebalance, consumer)
+            )
         self._consumer = consumer
 
     async def stop(self) -> None:
@@ -359,14 +483,18 @@ class _AiokafkaConsumer:
         except (CommitFailedError, IllegalStateError, KafkaError) as exc:
             raise CommitError(str(exc)) from exc
 
+    # A partition revoked in the meantime is no longer ours to move: nothing to do.
     def seek(self, tp: TopicPartition, offset: int) -> None:
         if self._consumer is not None:
-            self._consumer.seek(tp, offset)
+            with contextlib.suppress(IllegalStateError):
+                self._consumer.seek(tp, offset)
 
     def pause(self, tp: TopicPartition) -> None:
         if self._consumer is not None:
-            self._consumer.pause(tp)
+            with contextlib.suppress(IllegalStateError):
+                self._consumer.pause(tp)
 
     def resume(self, tp: TopicPartition) -> None:
         if self._consumer is not None:
-            self._consumer.resume(tp)
+            with contextlib.suppress(IllegalStateError):
+                self._consumer.resume(tp)

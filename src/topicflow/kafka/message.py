@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from topicflow._codec import decode_body
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
     from topicflow.kafka._transport import ConsumerRecord
 
 __all__ = ["KafkaMessage"]
@@ -16,6 +19,8 @@ __all__ = ["KafkaMessage"]
 ACKED = "acked"
 NACKED = "nacked"
 REJECTED = "rejected"
+
+_NO_PATH: Mapping[str, str] = MappingProxyType({})
 
 
 class KafkaMessage:
@@ -26,15 +31,38 @@ class KafkaMessage:
     from headers are computed on first access only.
     """
 
-    __slots__ = ("_correlation_id", "_headers", "raw_message", "status")
+    __slots__ = (
+        "_correlation_id",
+        "_headers",
+        "_scratch",
+        "path",
+        "raw_message",
+        "settle",
+        "status",
+    )
 
-    def __init__(self, record: ConsumerRecord[bytes, bytes]) -> None:
+    def __init__(
+        self, record: ConsumerRecord[bytes, bytes], path: Mapping[str, str] = _NO_PATH
+    ) -> None:
         #: The Kafka client's record, unchanged.
         self.raw_message = record
+        #: Values of the subscriber pattern's ``{name}`` placeholders in this topic.
+        self.path = path
         #: None until the message is acked, nacked or rejected.
         self.status: str | None = None
+        #: Set by the subscriber when an ack may still come after the handler returned.
+        self.settle: Callable[[str], None] | None = None
         self._headers: dict[str, str | bytes] | None = None
         self._correlation_id: str | None = None
+        self._scratch: dict[Any, Any] | None = None
+
+    @property
+    def scratch(self) -> dict[Any, Any]:
+        """Per-message storage for the framework (e.g. a body validated once)."""
+        scratch = self._scratch
+        if scratch is None:
+            scratch = self._scratch = {}
+        return scratch
 
     @property
     def body(self) -> bytes:
@@ -116,16 +144,23 @@ class KafkaMessage:
         return decode_body(self.raw_message.value, self.content_type)
 
     async def ack(self) -> None:
-        """Finish the message: its offset may be committed (MANUAL policy)."""
-        self.status = self.status or ACKED
+        """Finish the message: its offset may be committed. The first decision counts."""
+        self._decide(ACKED)
 
     async def nack(self) -> None:
-        """Hand the message back: it is delivered again."""
-        self.status = self.status or NACKED
+        """Hand the message back: it is delivered again, after a backoff."""
+        self._decide(NACKED)
 
     async def reject(self) -> None:
         """Finish the message as failed: committed, not delivered again."""
-        self.status = self.status or REJECTED
+        self._decide(REJECTED)
+
+    def _decide(self, status: str) -> None:
+        if self.status is not None:
+            return
+        self.status = status
+        if self.settle is not None:
+            self.settle(status)
 
     def __repr__(self) -> str:
         return f"<KafkaMessage {self.message_id} key={self.key!r} body={self.body[:60]!r}>"

@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from topicflow.kafka.broker.broker import KafkaBroker
+from topicflow.kafka.broker.router import KafkaPublisher, KafkaRoute, KafkaRouter
 
-__all__ = ["KafkaBroker"]
+__all__ = ["KafkaBroker", "KafkaPublisher", "KafkaRoute", "KafkaRouter"]

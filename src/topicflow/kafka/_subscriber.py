@@ -1,0 +1,577 @@
+"""What every subscriber kind shares: handlers, settings resolved at start, lifecycle,
+and the handling of one message.
+
+One message, in order::
+
+    middlewares' on_receive                  (per message instances, outermost first)
+      parser(record) -> KafkaMessage          a parse failure makes it poison
+      middlewares' consume_scope
+        handler chosen by filter=             first match wins
+        plan.call(msg)                        arguments built, body validated, handler awaited
+        publishers / reply                    the return value, if any
+    middlewares' after_processed              may suppress the handler's exception
+    -> outcome                                AckPolicy, or AckMessage/NackMessage/RejectMessage
+    -> loop.finish() / loop.rewind()          offsets committed later, in batches
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import inspect
+import logging
+import re
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from topicflow._di import compile_handler
+from topicflow.ack import AckPolicy
+from topicflow.exceptions import AckMessage, DecodeError, NackMessage, RejectMessage, SetupError
+from topicflow.kafka._loop import ConsumerLoop
+from topicflow.kafka._transport import ConsumerSpec, TopicPartition
+from topicflow.kafka.message import ACKED, NACKED, REJECTED, KafkaMessage
+from topicflow.kafka.publisher import PUBLISHERS_ATTR, PublishCommand
+from topicflow.middlewares import wrap_publish
+from topicflow.response import Response
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+
+    from topicflow._di import BatchPlan, HandlerPlan
+    from topicflow.kafka._options import SubscriberConfig
+    from topicflow.kafka._transport import ConsumerRecord
+    from topicflow.kafka.broker.broker import KafkaBroker
+    from topicflow.kafka.broker.registrator import KafkaRegistrator, Scope
+    from topicflow.kafka.publisher import DefaultPublisher
+
+    Batches = Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]
+
+__all__ = ["Subscriber"]
+
+F = TypeVar("F", bound="Callable[..., Any]")
+S = TypeVar("S", bound="Subscriber")
+
+#: What a handler error means under each policy (MANUAL: nothing, the handler decides).
+ON_ERROR: dict[AckPolicy, str | None] = {
+    AckPolicy.ACK_FIRST: ACKED,
+    AckPolicy.ACK: ACKED,
+    AckPolicy.REJECT_ON_ERROR: REJECTED,
+    AckPolicy.NACK_ON_ERROR: NACKED,
+    AckPolicy.MANUAL: None,
+}
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+class Handler:
+    """One handler of a subscriber, with what is resolved for it at start."""
+
+    __slots__ = ("call", "filter", "plan", "publishers")
+
+    def __init__(
+        self, plan: HandlerPlan | BatchPlan, filter: Callable[[KafkaMessage], Any] | None
+    ) -> None:
+        self.plan = plan
+        self.filter = filter
+        self.call: Callable[[KafkaMessage], Awaitable[Any]] | None = None
+        self.publishers: tuple[DefaultPublisher, ...] = ()
+
+
+class Subscriber:
+    """Configuration, handlers, lifecycle and one-message handling of every kind."""
+
+    def __init__(self, owner: KafkaRegistrator, config: SubscriberConfig) -> None:
+        self._owner = owner
+        self.config = config
+        self._handlers: list[Handler] = []
+        self._loops: list[ConsumerLoop] = []
+        self._scope: Scope | None = None
+        self._policy = AckPolicy.ACK
+        self._logger: logging.Logger | None = None
+        self._middlewares: tuple[Any, ...] = ()
+        self._parse: Callable[[Any], Awaitable[KafkaMessage]] | None = None
+        self._reply: Callable[[PublishCommand], Awaitable[Any]] | None = None
+        self._queue: asyncio.Queue[KafkaMessage] | None = None
+        self._current: KafkaMessage | None = None
+        self._topics = config.topics
+        self._partitions = config.partitions
+        self._path_regex: re.Pattern[str] | None = None
+        self._kafka_pattern: str | None = None
+        self._paths: dict[str, Mapping[str, str]] = {}
+        if config.pattern is not None:
+            self._kafka_pattern, self._path_regex = compile_pattern(config.pattern)
+
+    # -- what it consumes --------------------------------------------------
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        """The real topics (with the routers' prefixes once resolved)."""
+        return self._topics
+
+    @property
+    def pattern(self) -> str | None:
+        """The regex subscription (with the routers' prefixes once resolved)."""
+        return self._kafka_pattern
+
+    @property
+    def partitions(self) -> tuple[TopicPartition, ...]:
+        """The manually assigned partitions (with prefixes once resolved)."""
+        return self._partitions
+
+    @property
+    def prefix(self) -> str:
+        """The routers' prefixes in front of its topics ("" until resolved)."""
+        return self._scope.prefix if self._scope is not None else ""
+
+    def handler_publishers(self) -> list[tuple[HandlerPlan | BatchPlan, list[DefaultPublisher]]]:
+        """Each handler's plan with the publishers its results go to (resolved at start)."""
+        return [(h.plan, list(h.publishers)) for h in self._handlers]
+
+    @property
+    def group_id(self) -> str | None:
+        """The consumer group."""
+        return self.config.group_id
+
+    @property
+    def title(self) -> str | None:
+        """AsyncAPI title."""
+        return self.config.title
+
+    @property
+    def description(self) -> str | None:
+        """AsyncAPI description (documents use the first handler's docstring when None)."""
+        return self.config.description
+
+    @property
+    def include_in_schema(self) -> bool:
+        """Whether AsyncAPI documents this subscriber (False when a router above hides it)."""
+        hidden_above = self._scope is not None and not self._scope.include_in_schema
+        return self.config.include_in_schema and not hidden_above
+
+    @property
+    def plan(self) -> HandlerPlan | BatchPlan | None:
+        """The first handler's plan (None without a handler)."""
+        return self._handlers[0].plan if self._handlers else None
+
+    @property
+    def handlers(self) -> tuple[HandlerPlan | BatchPlan, ...]:
+        """Every handler's plan, in registration order."""
+        return tuple(h.plan for h in self._handlers)
+
+    @property
+    def running(self) -> bool:
+        """True between :meth:`start` and :meth:`stop`."""
+        return bool(self._loops) and self._loops[0].running
+
+    # -- registration ------------------------------------------------------
+
+    def __call__(
+        self,
+        func: F | None = None,
+        *,
+        filter: Callable[[KafkaMessage], bool | Awaitable[bool]] | None = None,
+    ) -> Any:
+        """Register a handler (its signature is compiled now).
+
+        Called more than once, a subscriber holds several handlers; each message
+        goes to the first whose ``filter(msg)`` is true (no filter: always).
+        """
+        if func is None:
+            return functools.partial(self.__call__, filter=filter)
+        if self._handlers and self._handlers[-1].filter is None:
+            raise SetupError(
+                f"{self!r} already has the catch-all handler "
+                f"{self._handlers[-1].plan.func.__qualname__}; give the earlier handlers a "
+                "filter= (the handler without one goes last), or use another subscriber"
+            )
+        plan = compile_handler(func)
+        defined = self._path_regex.groupindex if self._path_regex else {}
+        missing = sorted(set(plan.path_names) - set(defined))
+        if missing and self._path_regex is None:
+            raise SetupError(
+                f"{plan.func.__qualname__} takes Path({missing[0]!r}) but the subscriber "
+                "has no pattern=; use pattern='logs.{level}' style placeholders"
+            )
+        if missing:
+            raise SetupError(
+                f"{plan.func.__qualname__} takes Path({missing[0]!r}), which the pattern "
+                f"{self.config.pattern!r} does not define; add a {{{missing[0]}}} placeholder"
+            )
+        self._handlers.append(Handler(plan, filter))
+        return func
+
+    # -- settings, resolved at start ----------------------------------------
+
+    def bind(self, scope: Scope) -> None:
+        """Resolve what the routers above and the broker set (called at start)."""
+        self._scope = scope
+        broker = scope.broker
+        config = self.config
+        prefix = scope.prefix
+        self._topics = tuple(prefix + topic for topic in config.topics)
+        self._partitions = tuple(
+            TopicPartition(prefix + tp.topic, tp.partition) for tp in config.partitions
+        )
+        if config.pattern is not None:
+            self._kafka_pattern, self._path_regex = compile_pattern(
+                re.escape(prefix) + config.pattern
+            )
+        self._paths = {}
+        self._logger = broker.logger
+        self._policy = config.ack_policy or scope.ack_policy or AckPolicy.ACK
+        self._middlewares = scope.middlewares
+        parser = config.parser or scope.parser
+        self._parse = custom_callable(parser, self._default_parse) if parser else None
+        decoder = config.decoder or scope.decoder
+        decode = custom_callable(decoder, _default_decode) if decoder else None
+        dependencies = (*scope.dependencies, *config.dependencies)
+        for handler in self._handlers:
+            handler.publishers = tuple(
+                _resolve_publisher(p, scope)
+                for p in getattr(handler.plan.func, PUBLISHERS_ATTR, ())
+            )
+            if hasattr(handler.plan, "bind"):
+                handler.call = handler.plan.bind(
+                    decoder=decode, dependencies=dependencies, context=broker.context
+                )
+        self._reply = wrap_publish(broker._send, scope.middlewares, broker.context)
+
+    def copy(self: S) -> S:
+        """A second, independent subscriber with the same handlers (a router included twice)."""
+        twin = object.__new__(type(self))
+        twin.__dict__.update(self.__dict__)
+        twin._handlers = [Handler(h.plan, h.filter) for h in self._handlers]
+        twin._loops = []
+        twin._scope = None
+        twin._reset()
+        return twin
+
+    def _reset(self) -> None:
+        """Kind-specific state a copy must not share."""
+
+    @property
+    def _broker(self) -> KafkaBroker:
+        if self._scope is None:
+            raise SetupError(
+                f"{self!r} is not attached to a broker yet: include its router in the "
+                "broker and start the broker (or await broker.start() first)"
+            )
+        return self._scope.broker
+
+    # -- lifecycle ---------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connect its consumer(s), join the group and start handling messages.
+
+        A subscriber declared after ``broker.start()`` is started with this.
+        """
+        if self.running:
+            return
+        if self._scope is None:
+            from topicflow.kafka.broker.broker import KafkaBroker
+
+            if not isinstance(self._owner, KafkaBroker):
+                raise SetupError(f"{self!r} belongs to a router: start it with its broker")
+            self._owner._bind_one(self)
+        broker = self._broker
+        transport = broker._transport_or_raise()
+        if not self._handlers:
+            self._queue = asyncio.Queue(maxsize=1)
+        self._loops = [self._make_loop(i) for i in range(self._consumer_count())]
+        await asyncio.gather(*(loop.start(transport) for loop in self._loops))
+        await self._started()
+
+    async def stop(self) -> None:
+        """Stop fetching, finish what is in hand, commit, leave the group."""
+        self._release_current()
+        loops, self._loops = self._loops, []
+        await asyncio.gather(*(loop.stop() for loop in loops))
+        await self._stopped()
+        self._queue = None
+        if not self.config.persistent and self in self._owner.subscribers:
+            self._owner.subscribers.remove(self)
+
+    def _consumer_count(self) -> int:
+        return 1
+
+    async def _started(self) -> None:
+        """Kind-specific start work (after the consumers started)."""
+
+    async def _stopped(self) -> None:
+        """Kind-specific stop work (after the consumers stopped)."""
+
+    def _make_loop(self, index: int) -> ConsumerLoop:
+        config = self.config
+        broker = self._broker
+        name = config.group_id or ",".join(self._topics) or str(self._kafka_pattern or "manual")
+        if self._consumer_count() > 1:
+            name = f"{name}#{index}"
+        return ConsumerLoop(
+            ConsumerSpec(
+                topics=self._topics,
+                group_id=config.group_id,
+                options=config.consumer,
+                pattern=self._kafka_pattern,
+                partitions=self._partitions,
+            ),
+            self._process if self._handlers else self._enqueue,
+            name=name,
+            logger=self._logger,
+            graceful_timeout=broker.graceful_timeout,
+            backoff=broker.nack_backoff,
+            fetch_timeout_ms=config.batch_timeout_ms,
+            max_records=self._max_records(),
+            commit_interval=config.commit_interval,
+            listener=config.listener,
+        )
+
+    def _max_records(self) -> int | None:
+        return None
+
+    # -- one message ---------------------------------------------------------
+
+    async def _process(self, loop: ConsumerLoop, batches: Batches) -> None:
+        """Handle a fetched batch one message at a time, in partition order."""
+        epoch = loop.epoch
+        for tp, records in batches.items():
+            for record in records:
+                if not loop.active(epoch):
+                    return
+                if not await self._handle(loop, tp, record):
+                    break
+
+    async def _handle(
+        self, loop: ConsumerLoop, tp: TopicPartition, record: ConsumerRecord[bytes, bytes]
+    ) -> bool:
+        """Handle one record; False when its partition was rewound (skip the rest)."""
+        offset = record.offset
+        tracker = loop.tracker(tp)
+        if tracker is not None:
+            tracker.begin(offset)
+        policy = self._policy
+        if policy is AckPolicy.ACK_FIRST:
+            loop.finish(tp, offset)
+        outcome, msg = await self._run(record, policy)
+        if policy is AckPolicy.ACK_FIRST:
+            return True
+        if outcome is None:
+            # MANUAL and undecided: the message stays unfinished until it is settled.
+            if msg is not None:
+                msg.settle = functools.partial(settle, loop, tp, offset)
+            return True
+        if outcome == NACKED:
+            loop.rewind(tp, offset)
+            return False
+        loop.finish(tp, offset)
+        return True
+
+    async def _run(
+        self, record: ConsumerRecord[bytes, bytes], policy: AckPolicy
+    ) -> tuple[str | None, KafkaMessage | None]:
+        """Parse, run middlewares and the handler; the outcome and the message."""
+        msg: KafkaMessage | None = None
+        try:
+            if self._middlewares:
+                async with contextlib.AsyncExitStack() as stack:
+                    context = self._broker.context
+                    scopes = [
+                        await stack.enter_async_context(middleware(record, context=context))
+                        for middleware in self._middlewares
+                    ]
+                    msg = await self._parse_record(record)
+                    call = self._dispatch
+                    for scope in reversed(scopes):
+                        call = functools.partial(scope.consume_scope, call)
+                    await call(msg)
+            else:
+                msg = await self._parse_record(record)
+                await self._dispatch(msg)
+        except DecodeError as exc:
+            self._log(logging.ERROR, "poison message rejected, moving on: %s", exc)
+            return REJECTED, msg
+        except AckMessage:
+            return ACKED, msg
+        except NackMessage:
+            return NACKED, msg
+        except RejectMessage:
+            return REJECTED, msg
+        except Exception as exc:
+            where = msg.message_id if msg is not None else f"offset {record.offset}"
+            self._log(logging.ERROR, "%r failed on %s: %r", self, where, exc, exc_info=exc)
+            return (msg.status if msg is not None else None) or ON_ERROR[policy], msg
+        if msg is not None and msg.status is not None:
+            return msg.status, msg
+        return (None if policy is AckPolicy.MANUAL else ACKED), msg
+
+    async def _parse_record(self, record: ConsumerRecord[bytes, bytes]) -> KafkaMessage:
+        if self._parse is None:
+            return self._message(record)
+        try:
+            msg = await self._parse(record)
+        except DecodeError:
+            raise
+        except Exception as exc:
+            raise DecodeError(
+                f"topic={record.topic} partition={record.partition} offset={record.offset}: "
+                f"the parser failed: {exc!r}"
+            ) from exc
+        return msg
+
+    async def _default_parse(self, record: ConsumerRecord[bytes, bytes]) -> KafkaMessage:
+        return self._message(record)
+
+    def _message(self, record: ConsumerRecord[bytes, bytes]) -> KafkaMessage:
+        if self._path_regex is None:
+            return KafkaMessage(record)
+        path = self._paths.get(record.topic)
+        if path is None:
+            match = self._path_regex.match(record.topic)
+            path = self._paths[record.topic] = match.groupdict() if match else {}
+        return KafkaMessage(record, path)
+
+    async def _dispatch(self, msg: KafkaMessage) -> Any:
+        """Choose the handler, call it, publish what it returned."""
+        handler = await self._choose(msg)
+        if handler is None:
+            self._log(logging.WARNING, "no handler of %r accepts %s; acked", self, msg.message_id)
+            return None
+        assert handler.call is not None
+        result = await handler.call(msg)
+        if result is not None:
+            for publisher in handler.publishers:
+                await publisher.publish_result(result, msg.correlation_id)
+        if not self.config.no_reply and msg.raw_message.headers and msg.reply_to:
+            await self._send_reply(msg, result)
+        return result
+
+    async def _send_reply(self, msg: KafkaMessage, result: Any) -> None:
+        assert self._reply is not None
+        cmd = PublishCommand(body=result, topic=msg.reply_to, correlation_id=msg.correlation_id)
+        if isinstance(result, Response):
+            cmd.body = result.body
+            cmd.headers = result.headers
+            cmd.correlation_id = result.correlation_id or msg.correlation_id
+            cmd.key = getattr(result, "key", None)
+        await self._reply(cmd)
+
+    async def _choose(self, msg: KafkaMessage) -> Handler | None:
+        for handler in self._handlers:
+            if handler.filter is None:
+                return handler
+            accepted = handler.filter(msg)
+            if inspect.isawaitable(accepted):
+                accepted = await accepted
+            if accepted:
+                return handler
+        return None
+
+    # -- without a handler: get_one() and async for ------------------------
+
+    async def _enqueue(self, loop: ConsumerLoop, batches: Batches) -> None:
+        queue = self._queue
+        assert queue is not None
+        epoch = loop.epoch
+        for tp, records in batches.items():
+            for record in records:
+                if not loop.active(epoch):
+                    return
+                tracker = loop.tracker(tp)
+                if tracker is not None:
+                    tracker.begin(record.offset)
+                msg = self._message(record)
+                if self._policy is AckPolicy.ACK_FIRST:
+                    loop.finish(tp, record.offset)
+                else:
+                    msg.settle = functools.partial(settle, loop, tp, record.offset)
+                await queue.put(msg)
+
+    async def get_one(self, *, timeout: float = 5.0) -> KafkaMessage | None:
+        """The next message, or None after ``timeout`` seconds (handler-less subscribers).
+
+        Under every policy but MANUAL, the previous message counts as acked when
+        the next one is asked for, or when the subscriber stops; under MANUAL,
+        call ``ack()``, ``nack()`` or ``reject()`` on it.
+        """
+        if self._handlers:
+            raise SetupError(f"{self!r} has a handler; get_one() is for subscribers without one")
+        if self._queue is None:
+            raise SetupError(f"{self!r} is not started: await sub.start() first")
+        self._release_current()
+        try:
+            msg = await asyncio.wait_for(self._queue.get(), timeout)
+        except TimeoutError:
+            return None
+        self._current = msg
+        return msg
+
+    def _release_current(self) -> None:
+        current, self._current = self._current, None
+        if current is not None and self._policy is not AckPolicy.MANUAL:
+            current._decide(ACKED)
+
+    async def __aiter__(self) -> AsyncIterator[KafkaMessage]:
+        """``async for msg in sub``: messages until the subscriber stops."""
+        while self._queue is not None:
+            msg = await self.get_one(timeout=0.5)
+            if msg is not None:
+                yield msg
+
+    def _log(self, level: int, text: str, *args: Any, exc_info: Any = None) -> None:
+        if self._logger is not None:
+            self._logger.log(level, text, *args, exc_info=exc_info)
+
+    def __repr__(self) -> str:
+        what = self._topics or self._kafka_pattern or self._partitions
+        return f"<{type(self).__name__} {what!r} group_id={self.config.group_id!r}>"
+
+
+def settle(loop: ConsumerLoop, tp: TopicPartition, offset: int, status: str) -> None:
+    """A decision that came after the handler returned (MANUAL, get_one)."""
+    if status == NACKED:
+        loop.rewind(tp, offset)
+    else:
+        loop.finish(tp, offset)
+
+
+def custom_callable(func: Callable[..., Any], original: Callable[[Any], Awaitable[Any]]) -> Any:
+    """A user parser/decoder as ``async f(x)``: ``func(x)`` or ``func(x, original)``."""
+    takes_original = len(inspect.signature(func).parameters) >= 2
+
+    async def call(value: Any) -> Any:
+        result = func(value, original) if takes_original else func(value)
+        if inspect.isawaitable(result):
+            result = await result
+        return result
+
+    return call
+
+
+async def _default_decode(msg: KafkaMessage) -> Any:
+    return await msg.decode()
+
+
+def _resolve_publisher(publisher: DefaultPublisher, scope: Scope) -> DefaultPublisher:
+    owner_scope = scope.of(publisher.owner)
+    if owner_scope is not None:
+        return publisher.bound(owner_scope)
+    if publisher._scope is not None:
+        return publisher
+    raise SetupError(
+        f"publisher {publisher.name!r} is declared on a router that is not included in "
+        "the broker; include that router too"
+    )
+
+
+def compile_pattern(pattern: str) -> tuple[str, re.Pattern[str]]:
+    """The regex Kafka subscribes with, and the one that extracts ``{name}`` values.
+
+    A ``{name}`` placeholder matches one or more characters other than ``.``;
+    the rest of the pattern is a regular expression, matched against the whole
+    topic name.
+    """
+    with_groups = _PLACEHOLDER.sub(lambda m: f"(?P<{m.group(1)}>[^.]+)", pattern)
+    try:
+        compiled = re.compile(f"^(?:{with_groups})$")
+    except re.error as exc:
+        raise SetupError(f"pattern {pattern!r} is not a valid regular expression: {exc}") from exc
+    plain = _PLACEHOLDER.sub("[^.]+", pattern)
+    return f"^(?:{plain})$", compiled

@@ -1,0 +1,313 @@
+"""Declaring subscribers and publishers, and composing routers: shared by brokers and routers.
+
+Declarations only record what was asked for. Settings are resolved when the
+broker starts (or documents itself), by walking the tree of included routers
+from the broker down: each level yields a :class:`Scope` with the prefix,
+middlewares, dependencies, parser, decoder, ack policy and schema visibility in
+force there. So the order of ``include_router``, ``add_middleware`` and
+decorator calls never changes the result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any, Literal, Unpack, overload
+
+from topicflow.exceptions import SetupError
+from topicflow.kafka._options import SubscriberConfig
+from topicflow.kafka.publisher import DefaultPublisher
+from topicflow.kafka.subscriber import (
+    BatchSubscriber,
+    ConcurrentBetweenPartitionsSubscriber,
+    ConcurrentDefaultSubscriber,
+    DefaultSubscriber,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+
+    from topicflow.ack import AckPolicy
+    from topicflow.kafka._options import SubscriberOptions
+    from topicflow.kafka.broker.broker import KafkaBroker
+
+__all__ = ["AnySubscriber", "KafkaRegistrator", "Scope"]
+
+AnySubscriber = (
+    DefaultSubscriber
+    | BatchSubscriber
+    | ConcurrentDefaultSubscriber
+    | ConcurrentBetweenPartitionsSubscriber
+)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Scope:
+    """The settings in force at one level of the router tree."""
+
+    broker: KafkaBroker
+    owner: KafkaRegistrator
+    parent: Scope | None
+    prefix: str
+    middlewares: tuple[Any, ...]
+    dependencies: tuple[Any, ...]
+    parser: Callable[..., Any] | None
+    decoder: Callable[..., Any] | None
+    ack_policy: AckPolicy | None
+    include_in_schema: bool
+
+    def enter(self, include: _Include) -> Scope:
+        """The scope inside ``include.router``, included here with ``include``'s options."""
+        router = include.router
+        return Scope(
+            broker=self.broker,
+            owner=router,
+            parent=self,
+            prefix=self.prefix + include.prefix + router.prefix,
+            middlewares=(*self.middlewares, *include.middlewares, *router._middlewares),
+            dependencies=(*self.dependencies, *include.dependencies, *router._dependencies),
+            parser=router.parser or self.parser,
+            decoder=router.decoder or self.decoder,
+            ack_policy=router.ack_policy or self.ack_policy,
+            include_in_schema=self.include_in_schema
+            and include.include_in_schema is not False
+            and router.include_in_schema is not False,
+        )
+
+    def of(self, owner: KafkaRegistrator) -> Scope | None:
+        """The scope of ``owner`` on the way from the broker to this one, if it is there."""
+        scope: Scope | None = self
+        while scope is not None and scope.owner is not owner:
+            scope = scope.parent
+        return scope
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Include:
+    router: KafkaRegistrator
+    prefix: str = ""
+    dependencies: tuple[Any, ...] = ()
+    middlewares: tuple[Any, ...] = ()
+    include_in_schema: bool | None = None
+
+
+class KafkaRegistrator:
+    """``subscriber()``, ``publisher()`` and router composition, as in the reference."""
+
+    def __init__(
+        self,
+        *,
+        prefix: str = "",
+        dependencies: Iterable[Any] = (),
+        middlewares: Sequence[Any] = (),
+        routers: Iterable[KafkaRegistrator] = (),
+        parser: Callable[..., Any] | None = None,
+        decoder: Callable[..., Any] | None = None,
+        include_in_schema: bool | None = None,
+        ack_policy: AckPolicy | None = None,
+    ) -> None:
+        self.prefix = prefix
+        self.parser = parser
+        self.decoder = decoder
+        self.include_in_schema = include_in_schema
+        self.ack_policy = ack_policy
+        self._dependencies: list[Any] = list(dependencies)
+        self._middlewares: list[Any] = list(middlewares)
+        self._includes: list[_Include] = []
+        self.subscribers: list[AnySubscriber] = []
+        self.publishers: list[DefaultPublisher] = []
+        for router in routers:
+            self.include_router(router)
+
+    # -- composition ---------------------------------------------------------
+
+    @property
+    def middlewares(self) -> tuple[Any, ...]:
+        """This level's own middlewares, outermost first."""
+        return tuple(self._middlewares)
+
+    @property
+    def dependencies(self) -> tuple[Any, ...]:
+        """This level's own dependencies, in the order they run."""
+        return tuple(self._dependencies)
+
+    def add_middleware(self, middleware: Any) -> None:
+        """Append ``middleware``: the innermost of this level's middlewares."""
+        self._middlewares.append(middleware)
+
+    def insert_middleware(self, middleware: Any) -> None:
+        """Prepend ``middleware``: the outermost of this level's middlewares."""
+        self._middlewares.insert(0, middleware)
+
+    def include_router(
+        self,
+        router: KafkaRegistrator,
+        *,
+        prefix: str = "",
+        dependencies: Iterable[Any] = (),
+        middlewares: Sequence[Any] = (),
+        include_in_schema: bool | None = None,
+    ) -> None:
+        """Include ``router``'s subscribers and publishers, below this level.
+
+        ``prefix`` goes before the router's own prefix; ``dependencies`` and
+        ``middlewares`` run before the router's own. Including one router twice
+        gives two independent sets of subscribers.
+        """
+        if router is self:
+            raise SetupError("a router cannot include itself")
+        if not isinstance(router, KafkaRegistrator) or _is_broker(router):
+            raise SetupError(f"include_router() takes a KafkaRouter, got {router!r}")
+        self._includes.append(
+            _Include(
+                router,
+                prefix=prefix,
+                dependencies=tuple(dependencies),
+                middlewares=tuple(middlewares),
+                include_in_schema=include_in_schema,
+            )
+        )
+
+    def include_routers(self, *routers: KafkaRegistrator) -> None:
+        """Include several routers with no extra options."""
+        for router in routers:
+            self.include_router(router)
+
+    def _walk(self, scope: Scope, seen: tuple[KafkaRegistrator, ...] = ()) -> Iterator[Scope]:
+        """This level's scope, then every included level's, depth first."""
+        if self in seen:
+            raise SetupError(
+                f"router inclusion loops back to {self!r}; a router cannot include one "
+                "that includes it"
+            )
+        yield scope
+        for include in self._includes:
+            yield from include.router._walk(scope.enter(include), (*seen, self))
+
+    # -- declaring -----------------------------------------------------------
+
+    @overload
+    def subscriber(
+        self,
+        *topics: str,
+        batch: Literal[False] = False,
+        group_id: str | None = None,
+        max_workers: None = None,
+        **options: Unpack[SubscriberOptions],
+    ) -> DefaultSubscriber: ...
+
+    @overload
+    def subscriber(
+        self,
+        *topics: str,
+        batch: Literal[True],
+        group_id: str | None = None,
+        max_workers: None = None,
+        **options: Unpack[SubscriberOptions],
+    ) -> BatchSubscriber: ...
+
+    @overload
+    def subscriber(
+        self,
+        *topics: str,
+        batch: Literal[False] = False,
+        group_id: None = None,
+        max_workers: int,
+        **options: Unpack[SubscriberOptions],
+    ) -> ConcurrentDefaultSubscriber: ...
+
+    @overload
+    def subscriber(
+        self,
+        *topics: str,
+        batch: Literal[False] = False,
+        group_id: str,
+        max_workers: int,
+        **options: Unpack[SubscriberOptions],
+    ) -> ConcurrentBetweenPartitionsSubscriber: ...
+
+    @overload
+    def subscriber(
+        self,
+        *topics: str,
+        batch: bool = False,
+        group_id: str | None = None,
+        max_workers: int | None = None,
+        **options: Unpack[SubscriberOptions],
+    ) -> AnySubscriber: ...
+
+    def subscriber(
+        self,
+        *topics: str,
+        batch: bool = False,
+        group_id: str | None = None,
+        max_workers: int | None = None,
+        **options: Unpack[SubscriberOptions],
+    ) -> AnySubscriber:
+        """Declare a subscriber; use the result as a decorator on its handler.
+
+        The kind follows from the arguments, as in the reference:
+        ``batch=True`` gives a :class:`BatchSubscriber`; ``max_workers=N`` gives a
+        :class:`ConcurrentBetweenPartitionsSubscriber` with ``group_id`` and a
+        :class:`ConcurrentDefaultSubscriber` without; otherwise a
+        :class:`DefaultSubscriber`. Consumer settings go to the Kafka consumer
+        unchanged. Misconfiguration raises ``SetupError`` here.
+        """
+        config = SubscriberConfig.build(
+            topics, batch=batch, group_id=group_id, max_workers=max_workers, options=options
+        )
+        kind: type[AnySubscriber]
+        if batch:
+            kind = BatchSubscriber
+        elif max_workers is None:
+            kind = DefaultSubscriber
+        elif group_id is None:
+            kind = ConcurrentDefaultSubscriber
+        else:
+            kind = ConcurrentBetweenPartitionsSubscriber
+        sub = kind(self, config)
+        self.subscribers.append(sub)
+        return sub
+
+    def publisher(
+        self,
+        topic: str,
+        *,
+        key: Any = None,
+        partition: int | None = None,
+        headers: Mapping[str, str | bytes] | None = None,
+        reply_to: str = "",
+        batch: bool = False,
+        persistent: bool = True,
+        title: str | None = None,
+        description: str | None = None,
+        schema: Any | None = None,
+        include_in_schema: bool = True,
+        autoflush: bool = False,
+    ) -> DefaultPublisher:
+        """Declare a publisher: a decorator for handlers, or an object to publish with.
+
+        With ``batch=True``, a handler's list or tuple result goes out as one batch.
+        """
+        pub = DefaultPublisher(
+            self,
+            topic,
+            key=key,
+            partition=partition,
+            headers=headers,
+            reply_to=reply_to,
+            batch=batch,
+            title=title,
+            description=description,
+            schema=schema,
+            include_in_schema=include_in_schema,
+            autoflush=autoflush,
+        )
+        if persistent:
+            self.publishers.append(pub)
+        return pub
+
+
+def _is_broker(registrator: KafkaRegistrator) -> bool:
+    from topicflow.kafka.broker.broker import KafkaBroker
+
+    return isinstance(registrator, KafkaBroker)

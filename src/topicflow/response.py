@@ -1,0 +1,39 @@
+"""Response: a handler's return value with publishing details attached."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = ["Response"]
+
+
+class Response:
+    """Return this from a handler to choose the headers and correlation id of what its
+    publishers (and a reply) send.
+
+    Args:
+        body: what is published.
+        headers: added to the publisher's headers.
+        correlation_id: defaults to the consumed message's.
+    """
+
+    def __init__(
+        self,
+        body: Any,
+        *,
+        headers: Mapping[str, str | bytes] | None = None,
+        correlation_id: str | None = None,
+    ) -> None:
+        self.body = body
+        self.headers = dict(headers or {})
+        self.correlation_id = correlation_id
+
+    def options(self) -> dict[str, Any]:
+        """Keyword arguments for ``publish()``, beyond the body."""
+        return {"headers": self.headers, "correlation_id": self.correlation_id}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.body!r})"

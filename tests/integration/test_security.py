@@ -1,0 +1,82 @@
+"""SASL against the local Kafka's secured listener (scripts/kafka start --secure)."""
+
+from __future__ import annotations
+
+import os
+import ssl
+
+import pytest
+
+from tests.helpers import eventually
+from topicflow import KafkaAuthenticationError
+from topicflow.kafka import KafkaBroker
+from topicflow.security import (
+    SASLGSSAPI,
+    BaseSecurity,
+    SASLOAuthBearer,
+    SASLPlaintext,
+    SASLScram256,
+    SASLScram512,
+)
+
+USER, PASSWORD = "admin", "admin-secret"  # the test user scripts/kafka creates
+
+
+@pytest.fixture
+def sasl_bootstrap() -> str:
+    servers = os.environ.get("KAFKA_SASL_BOOTSTRAP")
+    if not servers:
+        pytest.skip("no SASL listener: ./scripts/test starts one (scripts/kafka start --secure)")
+    return servers
+
+
+@pytest.mark.kafka
+@pytest.mark.parametrize("kind", [SASLPlaintext, SASLScram256, SASLScram512])
+async def test_sasl_mechanisms_publish_and_consume(
+    sasl_bootstrap: str, topic: str, kind: type[SASLPlaintext]
+) -> None:
+    broker = KafkaBroker(sasl_bootstrap, security=kind(USER, PASSWORD))
+    got: list[str] = []
+
+    @broker.subscriber(topic, auto_offset_reset="earliest")
+    async def handle(body: str) -> None:
+        got.append(body)
+
+    async with broker:
+        await broker.start()
+        await broker.publish(kind.mechanism, topic)
+        await eventually(lambda: got == [kind.mechanism])
+
+
+@pytest.mark.kafka
+async def test_wrong_password_is_a_clear_error(sasl_bootstrap: str) -> None:
+    broker = KafkaBroker(
+        sasl_bootstrap, security=SASLScram512(USER, "wrong"), request_timeout_ms=5000
+    )
+    with pytest.raises(KafkaAuthenticationError) as info:
+        await broker.start()
+    message = str(info.value)
+    assert "refused user 'admin' with SASL SCRAM-SHA-512" in message
+    assert "Check the username and password" in message
+    assert "wrong" not in message  # the password is never shown
+
+
+def test_client_settings() -> None:
+    assert BaseSecurity().client_settings() == {"security_protocol": "PLAINTEXT"}
+    context = ssl.create_default_context()
+    assert BaseSecurity(context).client_settings() == {
+        "security_protocol": "SSL",
+        "ssl_context": context,
+    }
+    assert SASLScram256("u", "p", use_ssl=True).client_settings()["security_protocol"] == (
+        "SASL_SSL"
+    )
+    assert SASLPlaintext("u", "p").client_settings() == {
+        "security_protocol": "SASL_PLAINTEXT",
+        "sasl_mechanism": "PLAIN",
+        "sasl_plain_username": "u",
+        "sasl_plain_password": "p",
+    }
+    assert SASLOAuthBearer("provider").client_settings()["sasl_mechanism"] == "OAUTHBEARER"
+    assert SASLGSSAPI(domain_name="x").client_settings()["sasl_kerberos_domain_name"] == "x"
+    assert "secret" not in repr(SASLPlaintext("u", "secret-p"))

@@ -1,0 +1,130 @@
+"""subscriber(): the kind follows the reference's overloads; misconfiguration fails at once."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from topicflow import SetupError
+from topicflow.kafka import (
+    BatchSubscriber,
+    ConcurrentBetweenPartitionsSubscriber,
+    ConcurrentDefaultSubscriber,
+    DefaultSubscriber,
+    KafkaBroker,
+    KafkaMessage,
+    TopicPartition,
+)
+from topicflow.kafka._options import CONSUMER_OPTION_NAMES, SubscriberConfig, SubscriberOptions
+from topicflow.params import Path as PathParam
+
+REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "seed" / "KafkaRouter-reference.txt"
+
+
+def test_kind_follows_the_arguments() -> None:
+    broker = KafkaBroker()
+    assert type(broker.subscriber("t")) is DefaultSubscriber
+    assert type(broker.subscriber("t", batch=True)) is BatchSubscriber
+    assert type(broker.subscriber("t", max_workers=3)) is ConcurrentDefaultSubscriber
+    assert (
+        type(broker.subscriber("t", group_id="g", max_workers=3))
+        is ConcurrentBetweenPartitionsSubscriber
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "fix"),
+    [
+        (("t",), {"pattern": "t.*"}, "topics or pattern=, not both"),
+        ((), {"partitions": [TopicPartition("t", 0)], "group_id": "g"}, "drop group_id"),
+        (("t",), {"batch": True, "max_workers": 2}, "cannot be combined"),
+        ((), {}, "needs a topic"),
+        (("t",), {"max_workers": 0}, "at least 1"),
+        (("t",), {"enable_auto_commit": True}, "choose when a message counts as done"),
+    ],
+    ids=["topics+pattern", "partitions+group", "batch+workers", "nothing", "workers<1", "unknown"],
+)
+def test_misconfiguration_is_a_setup_error_naming_the_fix(
+    args: tuple[str, ...], kwargs: dict[str, Any], fix: str
+) -> None:
+    broker = KafkaBroker()
+    with pytest.raises(SetupError, match=re.escape(fix)):
+        broker.subscriber(*args, **kwargs)
+
+
+def test_a_bad_regex_is_a_setup_error() -> None:
+    with pytest.raises(SetupError, match="not a valid regular expression"):
+        KafkaBroker().subscriber(pattern="logs.(")
+
+
+def test_path_parameters_must_match_pattern_placeholders() -> None:
+    broker = KafkaBroker()
+
+    async def handler(level: str = PathParam()) -> None: ...
+
+    with pytest.raises(SetupError, match="no pattern="):
+        broker.subscriber("logs")(handler)
+    with pytest.raises(SetupError, match="does not define"):
+        broker.subscriber(pattern="logs.{severity}")(handler)
+    broker.subscriber(pattern="logs.{level}")(handler)  # fine
+
+
+def test_only_the_last_handler_may_go_without_a_filter() -> None:
+    sub = KafkaBroker().subscriber("t")
+
+    async def first(msg: KafkaMessage) -> None: ...
+
+    sub(first)
+    with pytest.raises(SetupError, match="catch-all"):
+        sub(first)
+
+
+def test_batch_handlers_take_a_list() -> None:
+    sub = KafkaBroker().subscriber("t", batch=True)
+
+    async def wrong(item: int) -> None: ...
+
+    with pytest.raises(SetupError, match=r"list\[T\]"):
+        sub(wrong)
+
+
+def _reference_subscriber_params() -> dict[str, str]:
+    """Parameter names and defaults of the reference's last subscriber() overload."""
+    text = REFERENCE.read_text()
+    block = text.split("subscriber(\n*topics: str,")[-1].split(") -> Union[")[0]
+    params: dict[str, str] = {}
+    for line in re.findall(r"^(\w+): .*?(?: = (.+?))?,?$", block, flags=re.M):
+        params[line[0]] = line[1].rstrip(",")
+    return params
+
+
+def test_every_reference_parameter_exists_with_its_default() -> None:
+    if not REFERENCE.exists():
+        pytest.fail(f"the API reference is missing at {REFERENCE}")
+    reference = _reference_subscriber_params()
+    assert len(reference) >= 35, reference
+    ours = set(SubscriberOptions.__annotations__) | {"batch", "group_id", "max_workers"}
+    assert set(reference) - ours == set()
+    fields = {f.name: f.default for f in SubscriberConfig.__dataclass_fields__.values()}
+    signature = inspect.signature(KafkaBroker.subscriber)
+    for name, default in reference.items():
+        if name in CONSUMER_OPTION_NAMES:
+            continue  # handed to the consumer as given; the consumer's defaults apply
+        if name in signature.parameters:
+            ours_default = signature.parameters[name].default
+        else:
+            ours_default = fields[name]
+        expected = {"EMPTY": None, "()": ()}.get(default, default)
+        if isinstance(ours_default, tuple | type(None) | bool | int | str):
+            assert repr(ours_default) == repr(eval(str(expected))), name
+
+
+def test_consumer_options_reach_the_consumer_unchanged() -> None:
+    sub = KafkaBroker().subscriber(
+        "t", group_id="g", session_timeout_ms=6000, isolation_level="read_committed"
+    )
+    assert sub.config.consumer == {"session_timeout_ms": 6000, "isolation_level": "read_committed"}
