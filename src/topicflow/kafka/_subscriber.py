@@ -445,7 +445,9 @@ class Subscriber:
 
     async def _send_reply(self, msg: KafkaMessage, result: Any) -> None:
         assert self._reply is not None
-        cmd = PublishCommand(body=result, topic=msg.reply_to, correlation_id=msg.correlation_id)
+        # None is replied as an empty value: a caller waiting on request() gets an answer.
+        body = b"" if result is None else result
+        cmd = PublishCommand(body=body, topic=msg.reply_to, correlation_id=msg.correlation_id)
         if isinstance(result, Response):
             cmd.body = result.body
             cmd.headers = result.headers
