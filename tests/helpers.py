@@ -51,3 +51,22 @@ async def eventually(
             if result:
                 return
             await asyncio.sleep(0.05)
+
+
+async def find_record(
+    bootstrap: str, topic: str, wanted: Callable[[Any], bool], timeout: float = 20
+) -> Any:
+    """The first record of ``topic`` (read from the beginning) for which ``wanted`` is true."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                for batch in (await consumer.getmany(timeout_ms=200)).values():
+                    for record in batch:
+                        if wanted(record):
+                            return record
+    finally:
+        await consumer.stop()

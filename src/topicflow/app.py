@@ -6,12 +6,16 @@ import asyncio
 import inspect
 import logging
 import signal
+import typing
 from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic import TypeAdapter, ValidationError
 
 from topicflow.exceptions import SetupError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
+    from contextlib import AbstractAsyncContextManager
 
     from topicflow.kafka.broker.broker import KafkaBroker
 
@@ -25,9 +29,12 @@ _DEFAULT_LOGGER = logging.getLogger("topicflow")
 class App:
     """A service: brokers plus hooks around their start and stop.
 
-    Hooks may be sync or async functions without arguments. Order on start:
-    ``on_startup`` hooks, brokers start, ``after_startup`` hooks. On stop:
-    ``on_shutdown`` hooks, brokers stop (gracefully), ``after_shutdown`` hooks.
+    Hooks may be sync or async functions. Order on start: ``lifespan`` is
+    entered, ``on_startup`` hooks, brokers start, ``after_startup`` hooks. On
+    stop: ``on_shutdown`` hooks, brokers stop (gracefully), ``after_shutdown``
+    hooks, ``lifespan`` is exited. ``on_startup`` hooks and ``lifespan`` receive
+    the extra ``--name value`` options of ``topicflow run`` as keyword arguments
+    (those their signature takes, validated against its annotations).
 
     ``title``, ``version``, ``description`` and ``tags`` (names, or mappings with
     ``name`` and ``description``) describe the service in its AsyncAPI documents.
@@ -37,6 +44,7 @@ class App:
         self,
         *brokers: KafkaBroker,
         logger: logging.Logger | None = _DEFAULT_LOGGER,
+        lifespan: Callable[..., AbstractAsyncContextManager[Any]] | None = None,
         on_startup: Iterable[Callable[..., Any]] = (),
         after_startup: Iterable[Callable[..., Any]] = (),
         on_shutdown: Iterable[Callable[..., Any]] = (),
@@ -48,6 +56,9 @@ class App:
     ) -> None:
         self.brokers = list(brokers)
         self.logger = logger
+        self.lifespan = lifespan
+        for broker in self.brokers:
+            broker.context.set_global("app", self)
         self.title = title
         self.version = version
         self.description = description
@@ -60,6 +71,7 @@ class App:
         self._on_shutdown = list(on_shutdown)
         self._after_shutdown = list(after_shutdown)
         self._exit: asyncio.Event | None = None
+        self._lifespan: AbstractAsyncContextManager[Any] | None = None
 
     # Decorator forms: each returns the function unchanged.
     def on_startup(self, func: H) -> H:
@@ -82,9 +94,16 @@ class App:
         self._after_shutdown.append(func)
         return func
 
-    async def start(self) -> None:
-        """Run the startup hooks and start the brokers."""
-        await _run_hooks(self._on_startup)
+    async def start(self, **options: Any) -> None:
+        """Enter the lifespan, run the startup hooks and start the brokers.
+
+        ``options`` (the CLI's extra ``--name value`` pairs) go to ``on_startup``
+        hooks and ``lifespan``.
+        """
+        if self.lifespan is not None:
+            self._lifespan = self.lifespan(**_accepted(self.lifespan, options))
+            await self._lifespan.__aenter__()
+        await _run_hooks(self._on_startup, options)
         for broker in self.brokers:
             await broker.start()
         await _run_hooks(self._after_startup)
@@ -92,11 +111,14 @@ class App:
             self.logger.info("%s started", self.title)
 
     async def stop(self) -> None:
-        """Run the shutdown hooks and stop the brokers gracefully."""
+        """Run the shutdown hooks, stop the brokers gracefully, exit the lifespan."""
         await _run_hooks(self._on_shutdown)
         for broker in reversed(self.brokers):
             await broker.stop()
         await _run_hooks(self._after_shutdown)
+        lifespan, self._lifespan = self._lifespan, None
+        if lifespan is not None:
+            await lifespan.__aexit__(None, None, None)
         if self.logger is not None:
             self.logger.info("%s stopped", self.title)
 
@@ -105,7 +127,7 @@ class App:
         if self._exit is not None:
             self._exit.set()
 
-    async def run(self) -> None:
+    async def run(self, **options: Any) -> None:
         """Start, wait for SIGINT/SIGTERM or :meth:`exit`, then stop gracefully."""
         self._exit = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -114,10 +136,13 @@ class App:
             loop.add_signal_handler(sig, self.exit)
         try:
             try:
-                await self.start()
+                await self.start(**options)
             except BaseException:
                 for broker in reversed(self.brokers):
                     await broker.stop()
+                lifespan, self._lifespan = self._lifespan, None
+                if lifespan is not None:
+                    await lifespan.__aexit__(None, None, None)
                 raise
             await self._exit.wait()
             if self.logger is not None:
@@ -129,8 +154,32 @@ class App:
             self._exit = None
 
 
-async def _run_hooks(hooks: Iterable[Callable[..., Any]]) -> None:
+async def _run_hooks(hooks: Iterable[Callable[..., Any]], options: Mapping[str, Any] = {}) -> None:
     for hook in hooks:
-        result = hook()
+        result = hook(**_accepted(hook, options))
         if inspect.isawaitable(result):
             await result
+
+
+def _accepted(func: Callable[..., Any], options: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``options`` that ``func`` takes, validated against its annotations."""
+    if not options:
+        return {}
+    signature = inspect.signature(func)
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
+    try:
+        hints = typing.get_type_hints(func)
+    except (NameError, TypeError):
+        hints = {}
+    accepted: dict[str, Any] = {}
+    for name, value in options.items():
+        if name not in signature.parameters and not takes_any:
+            continue
+        annotation = hints.get(name)
+        if annotation is not None and annotation is not Any:
+            try:
+                value = TypeAdapter(annotation).validate_python(value)
+            except ValidationError as exc:
+                raise SetupError(f"option --{name.replace('_', '-')}: {exc}") from exc
+        accepted[name] = value
+    return accepted

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from topicflow import App
 from topicflow.kafka import KafkaBroker
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,8 +39,6 @@ def test_examples_define_working_services(path: Path) -> None:
     brokers = [v for v in namespace.values() if isinstance(v, KafkaBroker)]
     for broker in brokers:
         assert all(sub.plan is not None for sub in broker.subscribers), path.name
-    if any(broker.subscribers for broker in brokers):
-        assert any(isinstance(v, App) for v in namespace.values()), path.name
 
 
 def test_the_testing_guide_example_passes_under_pytest(tmp_path: Path) -> None:

@@ -35,8 +35,17 @@ def cli() -> None:
 cli.add_command(docs)
 
 
-@cli.command()
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.argument("app_path", metavar="MODULE:APP")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Processes to run; each joins the same consumer groups.",
+)
+@click.option("--reload", is_flag=True, help="Restart when a .py file under --app-dir changes.")
+@click.option("--factory", is_flag=True, help="MODULE:APP is a function that returns the App.")
 @click.option(
     "--log-level",
     type=click.Choice(LOG_LEVELS, case_sensitive=False),
@@ -51,22 +60,91 @@ cli.add_command(docs)
     type=click.Path(file_okay=False),
     help="Folder put first on sys.path before MODULE is imported.",
 )
-def run(app_path: str, log_level: str, app_dir: str) -> None:
-    """Run the App at MODULE:APP until SIGINT or SIGTERM, then stop gracefully."""
-    level = getattr(logging, log_level.upper())
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
-    # topicflow logs assignments and revokes itself; the client's own chatter is
-    # shown from WARNING up unless debugging.
-    logging.getLogger("aiokafka").setLevel(max(level, logging.WARNING))
-    app = load_app(app_path, app_dir)
+@click.pass_context
+def run(
+    ctx: click.Context,
+    app_path: str,
+    workers: int,
+    reload: bool,
+    factory: bool,
+    log_level: str,
+    app_dir: str,
+) -> None:
+    """Run the App at MODULE:APP until SIGINT or SIGTERM, then stop gracefully.
+
+    Extra options (--name value, --flag) go to the on_startup hooks as keyword
+    arguments.
+    """
+    options = parse_extra_options(ctx.args)
+    if workers > 1 and reload:
+        raise click.UsageError(
+            "--reload and --workers cannot be combined: reloading restarts one process "
+            "in place; run several workers without --reload"
+        )
+    if workers > 1 or reload:
+        from topicflow.cli._supervise import run_reloading, run_workers
+
+        command = worker_command(app_path, factory, log_level, app_dir, ctx.args)
+        _configure_logging(log_level)
+        if reload:
+            run_reloading(command, Path(app_dir))
+        else:
+            sys.exit(run_workers(command, workers))
+        return
+    _configure_logging(log_level)
+    app = load_app(app_path, app_dir, factory=factory)
     try:
-        asyncio.run(app.run())
+        asyncio.run(app.run(**options))
     except TopicflowError as exc:
         raise click.ClickException(f"{type(exc).__name__}: {exc}") from None
 
 
-def load_app(app_path: str, app_dir: str = ".") -> App:
-    """Import ``module:attribute`` and check that it is an App."""
+def _configure_logging(log_level: str) -> None:
+    level = getattr(logging, log_level.upper())
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)-7s [%(process)d] %(name)s: %(message)s"
+    )
+    # topicflow logs assignments and revokes itself; the client's own chatter is
+    # shown from WARNING up unless debugging.
+    logging.getLogger("aiokafka").setLevel(max(level, logging.WARNING))
+
+
+def worker_command(
+    app_path: str, factory: bool, log_level: str, app_dir: str, extra: list[str]
+) -> list[str]:
+    """The command line of one worker process (a plain ``topicflow run``)."""
+    command = [sys.executable, "-m", "topicflow", "run", app_path]
+    command += ["--log-level", log_level, "--app-dir", app_dir]
+    if factory:
+        command.append("--factory")
+    return command + list(extra)
+
+
+def parse_extra_options(args: list[str]) -> dict[str, Any]:
+    """``--name value``, ``--name=value`` and ``--flag`` pairs as keyword arguments."""
+    options: dict[str, Any] = {}
+    rest = list(args)
+    while rest:
+        arg = rest.pop(0)
+        if not arg.startswith("--") or arg == "--":
+            raise click.UsageError(
+                f"unexpected argument {arg!r}; extra options look like --name value"
+            )
+        name, eq, value = arg[2:].partition("=")
+        key = name.replace("-", "_")
+        if not key.isidentifier():
+            raise click.UsageError(f"option {arg!r} is not a valid name")
+        if eq:
+            options[key] = value
+        elif rest and not rest[0].startswith("--"):
+            options[key] = rest.pop(0)
+        else:
+            options[key] = True
+    return options
+
+
+def load_app(app_path: str, app_dir: str = ".", *, factory: bool = False) -> App:
+    """Import ``module:attribute`` (calling it with ``factory``) and check it is an App."""
     module_name, sep, attr = app_path.partition(":")
     if not sep or not module_name or not attr:
         raise click.UsageError(f"{app_path!r} is not MODULE:APP, e.g. 'service:app'")
@@ -79,14 +157,26 @@ def load_app(app_path: str, app_dir: str = ".") -> App:
                 f"cannot import {module_name!r}: no such module under {Path(app_dir).resolve()} "
                 "(use --app-dir to point at its folder)"
             ) from None
-        raise
+        raise click.ClickException(f"importing {module_name!r} failed: {exc}") from None
+    except Exception as exc:
+        raise click.ClickException(
+            f"importing {module_name!r} failed: {type(exc).__name__}: {exc}"
+        ) from None
     app: Any = getattr(module, attr, None)
     if app is None:
         raise click.ClickException(f"module {module_name!r} has no attribute {attr!r}")
+    if factory:
+        if not callable(app):
+            raise click.ClickException(f"{app_path} is not callable; drop --factory")
+        try:
+            app = app()
+        except TopicflowError as exc:
+            raise click.ClickException(f"{app_path}() failed: {exc}") from None
     if not isinstance(app, App):
+        hint = " (is it a factory? add --factory)" if callable(app) and not factory else ""
         raise click.ClickException(
-            f"{app_path} is a {type(app).__name__}, not a topicflow App; wrap your broker: "
-            "app = App(broker)"
+            f"{app_path} is a {type(app).__name__}, not a topicflow App{hint}; wrap your "
+            "broker: app = App(broker)"
         )
     return app
 

@@ -8,7 +8,7 @@ from topicflow.kafka._transport import ConsumerRecord, RecordMetadata, TopicPart
 from topicflow.kafka.broker.broker import KafkaBroker
 from topicflow.kafka.broker.router import KafkaPublisher, KafkaRoute, KafkaRouter
 from topicflow.kafka.message import KafkaMessage
-from topicflow.kafka.publisher import DefaultPublisher, KafkaResponse
+from topicflow.kafka.publisher import DefaultPublisher, KafkaResponse, PublishCommand
 from topicflow.kafka.subscriber import (
     BatchSubscriber,
     ConcurrentBetweenPartitionsSubscriber,
@@ -31,6 +31,7 @@ __all__ = [
     "KafkaResponse",
     "KafkaRoute",
     "KafkaRouter",
+    "PublishCommand",
     "RecordMetadata",
     "TestKafkaBroker",
     "TopicPartition",

@@ -87,6 +87,7 @@ class Subscriber:
         self._scope: Scope | None = None
         self._policy = AckPolicy.ACK
         self._logger: logging.Logger | None = None
+        self._access_level: int | None = None
         self._middlewares: tuple[Any, ...] = ()
         self._parse: Callable[[Any], Awaitable[KafkaMessage]] | None = None
         self._reply: Callable[[PublishCommand], Awaitable[Any]] | None = None
@@ -217,6 +218,10 @@ class Subscriber:
             )
         self._paths = {}
         self._logger = broker.logger
+        level = broker.log_level
+        # Decided once: a disabled access log costs one None check per message.
+        logger = broker.logger
+        self._access_level = level if logger is not None and logger.isEnabledFor(level) else None
         self._policy = config.ack_policy or scope.ack_policy or AckPolicy.ACK
         self._middlewares = scope.middlewares
         parser = config.parser or scope.parser
@@ -351,6 +356,8 @@ class Subscriber:
         if policy is AckPolicy.ACK_FIRST:
             loop.finish(tp, offset)
         outcome, msg = await self._run(record, policy)
+        if self._access_level is not None:
+            self._access(record, msg, outcome)
         if policy is AckPolicy.ACK_FIRST:
             return True
         if outcome is None:
@@ -445,7 +452,9 @@ class Subscriber:
 
     async def _send_reply(self, msg: KafkaMessage, result: Any) -> None:
         assert self._reply is not None
-        cmd = PublishCommand(body=result, topic=msg.reply_to, correlation_id=msg.correlation_id)
+        # None is replied as an empty value: a caller waiting on request() gets an answer.
+        body = b"" if result is None else result
+        cmd = PublishCommand(body=body, topic=msg.reply_to, correlation_id=msg.correlation_id)
         if isinstance(result, Response):
             cmd.body = result.body
             cmd.headers = result.headers
@@ -514,6 +523,24 @@ class Subscriber:
             msg = await self.get_one(timeout=0.5)
             if msg is not None:
                 yield msg
+
+    def _access(
+        self, record: ConsumerRecord[bytes, bytes], msg: KafkaMessage | None, outcome: str | None
+    ) -> None:
+        """One access-log line: where the message was, its group and correlation id, and
+        what became of it."""
+        assert self._logger is not None
+        assert self._access_level is not None
+        self._logger.log(
+            self._access_level,
+            "%s-%d-%d group=%s correlation_id=%s: %s",
+            record.topic,
+            record.partition,
+            record.offset,
+            self.config.group_id,
+            msg.correlation_id if msg is not None else "-",
+            "acked first" if self._policy is AckPolicy.ACK_FIRST else outcome or "pending",
+        )
 
     def _log(self, level: int, text: str, *args: Any, exc_info: Any = None) -> None:
         if self._logger is not None:

@@ -12,7 +12,7 @@ import uuid
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from topicflow._codec import encode_body, encode_key
-from topicflow.exceptions import SetupError
+from topicflow.exceptions import PublishError, SetupError
 from topicflow.middlewares import wrap_publish
 from topicflow.response import Response
 
@@ -110,6 +110,11 @@ async def send(transport: Transport, cmd: PublishCommand) -> Any:
         )
     else:
         value, key, headers = encode_record(cmd.body, cmd, correlation_id)
+        if value is None and key is None:
+            raise PublishError(
+                f"publishing None to {cmd.topic!r} without a key: a Kafka record needs a "
+                "value or a key. Pass key= for a tombstone, or b'' for an empty message."
+            )
         future = await transport.send(
             cmd.topic,
             value,

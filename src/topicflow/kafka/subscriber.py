@@ -182,6 +182,18 @@ class BatchSubscriber(Subscriber):
             for tp, offset in taken:
                 loop.finish(tp, offset)
         outcome = await self._run_batch(plan, bodies, policy, records_of(batches))
+        if self._access_level is not None and self._logger is not None:
+            # One access-log line per batch, naming where each partition's part starts.
+            self._logger.log(
+                self._access_level,
+                "batch of %d (%s) group=%s: %s",
+                len(taken),
+                ", ".join(
+                    f"{tp.topic}-{tp.partition}-{o}" for tp, o in dict(reversed(taken)).items()
+                ),
+                self.config.group_id,
+                outcome or "pending",
+            )
         if policy is AckPolicy.ACK_FIRST or outcome is None:
             return
         if outcome == NACKED:
