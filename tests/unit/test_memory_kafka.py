@@ -107,6 +107,32 @@ async def test_bad_records_are_refused_with_publish_error() -> None:
         await transport.send("t", None, key=None, partition=None, timestamp_ms=None, headers=[])
 
 
+async def test_a_batch_goes_to_one_partition_in_order() -> None:
+    cluster = MemoryKafka()
+    cluster.create_topic("t", 6)
+    transport = await connected(cluster)
+
+    async def batch(keys: list[bytes | None], partition: int | None = None) -> Any:
+        records = [(f"v{n}".encode(), key, []) for n, key in enumerate(keys)]
+        sent = await transport.send_batch("t", records, partition=partition, timestamp_ms=7)
+        return await sent
+
+    given = await batch([b"a", b"b"], partition=4)
+    assert (given.partition, given.offset, given.timestamp) == (4, 0, 7)
+    by_key = await batch([b"first", b"other", None])
+    assert by_key.partition == partition_for_key(b"first", 6)
+    records = cluster.records(by_key.topic_partition)[by_key.offset :]
+    assert [(r.offset - by_key.offset, r.value, r.key) for r in records] == [
+        (0, b"v0", b"first"),
+        (1, b"v1", b"other"),  # not moved to its own key's partition
+        (2, b"v2", None),
+    ]
+    unkeyed = {(await batch([None, None])).partition for _ in range(100)}
+    assert len(unkeyed) > 1  # random, like a single unkeyed record
+    with pytest.raises(PublishError, match="at least one record"):
+        await batch([])
+
+
 def test_a_topic_keeps_its_partition_count() -> None:
     cluster = MemoryKafka()
     cluster.create_topic("t", 3)
