@@ -142,3 +142,47 @@ async def test_a_bounded_wait_names_what_was_not_handled() -> None:
     future = await publish(transport, b"x")
     with pytest.raises(TimeoutError, match=r"t\[0\]@0 by group 'g-t'"):
         await future
+
+
+async def handed_off(transport: ObservedTransport) -> tuple[DeliveryLedger, Listener, FetchLoop]:
+    """A consumer whose fetch loop (``handler``) passes its records on to workers."""
+    ledger = transport._ledger
+    handler = Listener()
+    consumer = transport.consumer(
+        ConsumerSpec(("w",), "g-w", {"auto_offset_reset": "earliest"}), handler
+    )
+    await consumer.start()
+    ledger.hand_off(handler)
+    return ledger, handler, FetchLoop(consumer)
+
+
+async def test_a_handed_off_record_is_handled_when_its_worker_is_done() -> None:
+    transport, _ = await setup()
+    ledger, handler, loop = await handed_off(transport)
+    first, second = [await publish(transport, str(n).encode(), "w") for n in range(2)]
+    await loop.fetch()
+    await loop.fetch()  # asking for more means nothing: the workers have the records
+    assert not first.done()
+    with ledger.handling(handler, TopicPartition("w", 0), 1):
+        inner = await publish(transport, b"from the worker", "t")
+        assert inner.done()  # a worker's publish does not wait
+    assert second.done() is False  # "from the worker" is part of its cascade, unhandled
+    with ledger.handling(handler, TopicPartition("w", 0), 0):
+        pass
+    assert first.done()
+    await loop.end()
+
+
+async def test_an_ignored_consumer_is_not_waited_for() -> None:
+    transport, _ = await setup()
+    ledger = transport._ledger
+    handler = Listener()
+    consumer = transport.consumer(
+        ConsumerSpec(("q",), None, {"auto_offset_reset": "earliest"}), handler
+    )
+    await consumer.start()
+    waiting = await publish(transport, b"x", "q")
+    assert not waiting.done()
+    ledger.ignore(handler)  # a get_one() subscriber: the test takes its records
+    assert waiting.done()
+    assert (await publish(transport, b"y", "q")).done()

@@ -20,6 +20,13 @@ loop handles a whole batch before it calls ``getmany`` again, so:
   owner starts from the committed offset and hands the rest out again);
 * a consumer that stops, or whose fetch task ends, stops being waited for.
 
+A subscriber that hands records on to workers (``ConcurrentDefaultSubscriber``)
+asks for more before its workers are done, so for its consumer the rule above
+does not hold. The test broker marks such a consumer (:meth:`DeliveryLedger.hand_off`)
+and reports each record as its worker finishes it (:meth:`DeliveryLedger.handling`).
+A subscriber without a handler (``get_one()``) is not waited for at all
+(:meth:`DeliveryLedger.ignore`): its records wait for the test to take them.
+
 Records are tracked per *target*: a consumer group (any member may handle a
 record; each group gets each record once), or a single consumer without a
 group. A record is waited for by every target whose subscription covers its
@@ -32,7 +39,8 @@ wait then covers the offsets the batch would have had).
 
 Why this cannot deadlock: only a publish made outside a handler waits. The
 fetch task of every observed consumer carries a context variable, set by its
-``getmany``, that marks it (and every task a handler starts) as *handling*; a
+``getmany`` (and, for a worker, while it handles a record), that marks it (and
+every task a handler starts) as *handling*; a
 publish from there returns as soon as the record is written, and its record is
 added to the deliveries that caused the batch in hand. Nothing a handler does
 ever waits on the ledger, so a chain A -> B -> C, a handler publishing to its
@@ -44,13 +52,14 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import contextlib
 import contextvars
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Callable, Iterator, Mapping, Sequence
 
     from topicflow.kafka._transport import (
         ConsumerRecord,
@@ -128,6 +137,8 @@ class _Target:
     members: set[_ObservedConsumer] = field(default_factory=set)
     #: Per partition: every offset below it has been handled by this target.
     watermark: dict[TopicPartition, int] = field(default_factory=dict)
+    #: Per partition: offsets at or above the watermark handled one by one (by workers).
+    done: dict[TopicPartition, set[int]] = field(default_factory=dict)
     #: Per partition: records waited for, by offset.
     waiting: dict[TopicPartition, list[_Expected]] = field(default_factory=dict)
 
@@ -135,7 +146,7 @@ class _Target:
         return any(member.covers(tp) for member in self.members)
 
     def handled(self, tp: TopicPartition, offset: int) -> bool:
-        return offset < self.watermark.get(tp, 0)
+        return offset < self.watermark.get(tp, 0) or offset in self.done.get(tp, ())
 
 
 class DeliveryLedger:
@@ -152,6 +163,8 @@ class DeliveryLedger:
         # Deliveries with a record on the way to a topic (sent, metadata not back yet).
         self._in_transit: dict[str, dict[_Delivery, int]] = {}
         self._open: set[_Delivery] = set()
+        # Observed consumers by the rebalance handler (the fetch loop) they serve.
+        self._by_handler: dict[object, _ObservedConsumer] = {}
 
     # -- sending -----------------------------------------------------------------
 
@@ -272,6 +285,10 @@ class DeliveryLedger:
 
     # -- consuming ---------------------------------------------------------------
 
+    def register(self, consumer: _ObservedConsumer, handler: object) -> None:
+        """``consumer`` was made for ``handler`` (its fetch loop's rebalance handler)."""
+        self._by_handler[handler] = consumer
+
     def join(self, consumer: _ObservedConsumer) -> None:
         target = self._targets.get(consumer.target_key)
         if target is None:
@@ -280,6 +297,8 @@ class DeliveryLedger:
 
     def leave(self, consumer: _ObservedConsumer) -> None:
         consumer.hand.clear()
+        if self._by_handler.get(consumer.handler) is consumer:
+            del self._by_handler[consumer.handler]
         target = self._targets.get(consumer.target_key)
         if target is None or consumer not in target.members:
             return
@@ -315,9 +334,10 @@ class DeliveryLedger:
         return frozenset(causes)
 
     def settle(self, consumer: _ObservedConsumer) -> None:
-        """The consumer asks for more: the batch it was handed is handled."""
+        """The consumer asks for more: the batch it was handed is handled (unless it
+        was handed off to workers, which report each record themselves)."""
         target = self._targets.get(consumer.target_key)
-        if target is not None:
+        if target is not None and not consumer.per_record:
             for tp, (_first, last) in consumer.hand.items():
                 self._advance(target, tp, last + 1)
         consumer.hand.clear()
@@ -342,9 +362,58 @@ class DeliveryLedger:
         if watermark <= target.watermark.get(tp, 0):
             return
         target.watermark[tp] = watermark
+        done = target.done.get(tp)
+        if done:
+            done.difference_update([offset for offset in done if offset < watermark])
         waiting = target.waiting.get(tp)
         while waiting and waiting[0].offset < watermark:
             self._done(waiting.pop(0), target)
+
+    # -- reported by the test broker, for subscribers the transport cannot read --
+
+    def hand_off(self, handler: object) -> None:
+        """The fetch loop of ``handler`` passes its batches on to workers: a new
+        ``getmany`` no longer means the batch before it was handled."""
+        consumer = self._by_handler.get(handler)
+        if consumer is not None:
+            consumer.per_record = True
+
+    @contextlib.contextmanager
+    def handling(self, handler: object, tp: TopicPartition, offset: int) -> Iterator[None]:
+        """Around one record's handling by a worker of ``handler``'s fetch loop: its
+        publishes join the record's cascade, and its end settles the record."""
+        consumer = self._by_handler.get(handler)
+        target = self._targets.get(consumer.target_key) if consumer is not None else None
+        causes: set[_Delivery] = set(self._in_transit.get(tp.topic, ()))
+        if target is not None:
+            for expected in target.waiting.get(tp, ()):
+                if expected.offset == offset:
+                    causes.update(expected.deliveries)
+        token = _HANDLING.set(_Handling(frozenset(causes)))
+        try:
+            yield
+        finally:
+            _HANDLING.reset(token)
+            # A target whose members all left waits for nothing any more.
+            if consumer is not None and self._targets.get(consumer.target_key) is target:
+                assert target is not None
+                self._settle_one(target, tp, offset)
+
+    def _settle_one(self, target: _Target, tp: TopicPartition, offset: int) -> None:
+        if target.handled(tp, offset):
+            return
+        target.done.setdefault(tp, set()).add(offset)
+        waiting = target.waiting.get(tp, [])
+        for expected in [e for e in waiting if e.offset == offset]:
+            waiting.remove(expected)
+            self._done(expected, target)
+
+    def ignore(self, handler: object) -> None:
+        """The fetch loop of ``handler`` feeds no handler (``get_one()``): its records
+        wait for the test to take them, so no publish waits for it."""
+        consumer = self._by_handler.get(handler)
+        if consumer is not None:
+            self.leave(consumer)
 
 
 def _offset(expected: _Expected) -> int:
@@ -354,9 +423,13 @@ def _offset(expected: _Expected) -> int:
 class _ObservedConsumer:
     """A consumer that reports what it hands out, commits and seeks to the ledger."""
 
-    def __init__(self, ledger: DeliveryLedger, spec: ConsumerSpec) -> None:
+    def __init__(self, ledger: DeliveryLedger, spec: ConsumerSpec, handler: object) -> None:
         self._ledger = ledger
         self._spec = spec
+        #: The rebalance handler it was made for: the subscriber's fetch loop.
+        self.handler = handler
+        #: True once its fetch loop hands batches on to workers (see hand_off).
+        self.per_record = False
         self._pattern = re.compile(spec.pattern) if spec.pattern is not None else None
         self._partitions = frozenset(spec.partitions)
         grouped = spec.group_id is not None and not spec.partitions
@@ -503,6 +576,7 @@ class ObservedTransport:
         await self.inner.flush()
 
     def consumer(self, spec: ConsumerSpec, rebalance: RebalanceHandler) -> ConsumerTransport:
-        observed = _ObservedConsumer(self._ledger, spec)
+        observed = _ObservedConsumer(self._ledger, spec, rebalance)
         observed.inner = self.inner.consumer(spec, _ObservedRebalance(observed, rebalance))
+        self._ledger.register(observed, rebalance)
         return observed

@@ -8,6 +8,11 @@ calls before any subscriber starts), :class:`Instruments`:
 * wraps each subscriber's resolved handler calls (``Handler.call``, or a batch
   subscriber's plan) so that the mock records the decoded body once the handler
   has run;
+* reports to the :class:`~topicflow.kafka._delivery.DeliveryLedger` what the
+  transport cannot see: a ``ConcurrentDefaultSubscriber``'s fetch loop hands
+  records to workers (so asking for more does not mean they were handled) and
+  each worker's end of a record; a subscriber without a handler feeds
+  ``get_one()``, which nobody waits for.
 
 Everything is set as instance attributes and removed by :meth:`Instruments.strip`,
 before the next resolution (so a router's copies never inherit another
@@ -22,14 +27,17 @@ from typing import TYPE_CHECKING, Any
 
 from topicflow._codec import decode_body
 from topicflow.exceptions import DecodeError
-from topicflow.kafka.subscriber import BatchSubscriber
+from topicflow.kafka.subscriber import BatchSubscriber, ConcurrentDefaultSubscriber
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Awaitable, Callable, Sequence
     from unittest.mock import MagicMock
 
     from topicflow._di import BatchPlan
-    from topicflow.kafka._subscriber import Handler
+    from topicflow.kafka._delivery import DeliveryLedger
+    from topicflow.kafka._loop import ConsumerLoop
+    from topicflow.kafka._subscriber import Handler, Subscriber
+    from topicflow.kafka._transport import ConsumerRecord, TopicPartition
     from topicflow.kafka.broker.broker import KafkaBroker
     from topicflow.kafka.message import KafkaMessage
 
@@ -84,8 +92,9 @@ class Calls:
 class Instruments:
     """The mocks and observers of one broker under test."""
 
-    def __init__(self, broker: KafkaBroker) -> None:
+    def __init__(self, broker: KafkaBroker, ledger: DeliveryLedger) -> None:
         self._broker = broker
+        self._ledger = ledger
         # Declared object (kept alive here, so its id stays unique) -> its calls.
         self._calls: dict[int, tuple[object, Calls]] = {}
         self._by_topic: dict[str, list[Calls]] = {}
@@ -107,6 +116,10 @@ class Instruments:
             else:
                 for handler in sub._handlers:
                     self._observe_handler(handler, calls)
+            if isinstance(sub, ConcurrentDefaultSubscriber):
+                self._observe_workers(sub)
+            if not sub._handlers:
+                self._ignore_queue(sub)
         self._by_topic = {}
         for resolved in self._broker.resolved_publishers():
             for declared in resolved.owner.publishers:
@@ -199,6 +212,35 @@ class Instruments:
 
         observed: BatchPlan = dataclasses.replace(plan, extract=extract, call=call)
         self._set_attr(sub, "_batch_plan", observed)
+
+    def _observe_workers(self, sub: ConcurrentDefaultSubscriber) -> None:
+        ledger = self._ledger
+        process = sub._process
+        handle = sub._handle
+
+        async def hand_off(loop: ConsumerLoop, batches: Any) -> None:
+            ledger.hand_off(loop)
+            await process(loop, batches)
+
+        async def handle_one(
+            loop: ConsumerLoop, tp: TopicPartition, record: ConsumerRecord[bytes, bytes]
+        ) -> bool:
+            with ledger.handling(loop, tp, record.offset):
+                return await handle(loop, tp, record)
+
+        # Set before the subscriber starts: its fetch loops take _process when made.
+        self._set_attr(sub, "_process", hand_off)
+        self._set_attr(sub, "_handle", handle_one)
+
+    def _ignore_queue(self, sub: Subscriber) -> None:
+        ledger = self._ledger
+        enqueue: Callable[[ConsumerLoop, Any], Awaitable[None]] = sub._enqueue
+
+        async def queue(loop: ConsumerLoop, batches: Any) -> None:
+            ledger.ignore(loop)
+            await enqueue(loop, batches)
+
+        self._set_attr(sub, "_enqueue", queue)
 
 
 def decoded(value: bytes | None, content_type: str | None) -> Any:

@@ -20,7 +20,10 @@ needs to the broker's objects while it is entered, and removes it on exit. It
 takes the broker's transport through ``KafkaBroker._transport_factory``, and
 every resolution of the broker's subscribers (``broker.resolve()``, which
 ``start()`` calls) is followed by :class:`_Instruments`, which wraps each
-running subscriber's resolved handler calls (for the mocks).
+running subscriber's resolved handler calls (for the mocks) and, where the
+transport alone cannot tell when a record is handled, reports it to the ledger:
+a ``ConcurrentDefaultSubscriber`` hands records to workers, and a subscriber
+without a handler hands them to ``get_one()``.
 """
 
 from __future__ import annotations
@@ -121,7 +124,7 @@ class TestKafkaBroker:
             else:
                 inner = broker._make_transport
             ledger = cluster.ledger
-            instruments = self._instruments = Instruments(broker)
+            instruments = self._instruments = Instruments(broker, ledger)
             broker._transport_factory = lambda: ObservedTransport(
                 inner(), ledger, instruments.published
             )
