@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from types import TracebackType
 
     from topicflow.app import App
@@ -15,10 +16,13 @@ __all__ = ["TestApp"]
 class TestApp:
     """Start ``app`` on enter and stop it on exit, hooks included.
 
-    On enter: the ``on_startup`` hooks, every broker's ``start()``, the
-    ``after_startup`` hooks. On exit: ``on_shutdown``, the brokers' ``stop()``,
-    ``after_shutdown``. Put it inside ``TestKafkaBroker`` to run the app on the
-    in-memory Kafka::
+    On enter: the ``lifespan``, the ``on_startup`` hooks, every broker's
+    ``start()``, the ``after_startup`` hooks. On exit: ``on_shutdown``, the
+    brokers' ``stop()``, ``after_shutdown``, the end of the ``lifespan``.
+    ``run_extra_options`` stands for the extra ``--name value`` options of
+    ``topicflow run``: they go to ``on_startup`` hooks and ``lifespan``.
+
+    Put it inside ``TestKafkaBroker`` to run the app on the in-memory Kafka::
 
         async with TestKafkaBroker(broker), TestApp(app):
             ...
@@ -30,12 +34,13 @@ class TestApp:
 
     __test__ = False  # not a pytest test class, despite the name
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: App, run_extra_options: Mapping[str, Any] | None = None) -> None:
         self.app = app
+        self.run_extra_options = dict(run_extra_options or {})
 
     async def __aenter__(self) -> App:
         try:
-            await self.app.start()
+            await self.app.start(**self.run_extra_options)
         except BaseException:
             for broker in reversed(self.app.brokers):
                 await broker.stop()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -175,6 +177,10 @@ async def test_mocks_record_decoded_bodies_and_are_fresh_each_time() -> None:
     assert not hasattr(sub, "wait_call")
     assert not hasattr(out, "mock")
     assert sub.plan is original_plan
+    # Nothing of the test broker stays on the broker's objects.
+    assert "resolve" not in vars(broker)
+    assert broker._transport_factory is None
+    assert [h.call for h in sub._handlers] == [sub.plan.call]
 
 
 async def test_mocks_skip_poison_and_keep_failed_calls() -> None:
@@ -318,3 +324,22 @@ async def test_test_app_runs_the_hooks_around_the_test() -> None:
         assert running is app
         await br.publish("message", "t")
     assert events == ["on_startup", "after_startup", "message", "on_shutdown", "after_shutdown"]
+
+
+async def test_test_app_passes_run_options_to_the_lifespan_and_hooks() -> None:
+    broker = KafkaBroker(ADDRESS)
+    seen: list[tuple[str, int]] = []
+
+    @contextlib.asynccontextmanager
+    async def lifespan(workers: int) -> AsyncIterator[None]:
+        seen.append(("lifespan", workers))
+        yield
+
+    app = App(broker, logger=None, lifespan=lifespan)
+
+    @app.on_startup
+    def configure(workers: int) -> None:
+        seen.append(("on_startup", workers))
+
+    async with TestKafkaBroker(broker), TestApp(app, run_extra_options={"workers": 3}):
+        assert seen == [("lifespan", 3), ("on_startup", 3)]
