@@ -64,22 +64,28 @@ async def test_concurrent_default_overlaps_and_keeps_same_key_order(
     broker = backend.broker()
     overlap = Overlap()
     by_key: dict[str, list[int]] = {}
-    keys = ["k0", "k1", "k2"]
+    # Workers are chosen by hash(key), which Python seeds per process: with nine
+    # keys, the chance that all land on one of three workers is 1 in 6,561.
+    keys = [f"k{n}" for n in range(9)]
+    count = 3 * len(keys)
 
     @broker.subscriber(topic, max_workers=3, **EARLY)
     async def handle(n: int, msg: KafkaMessage) -> None:
         assert msg.key is not None
-        await overlap.run(0.04 if n % 2 else 0.01)
+        await overlap.run(0.02 if n % 2 else 0.005)
         by_key.setdefault(msg.key.decode(), []).append(n)
 
     async with backend.run(broker) as br:
-        futures = [await br.publish(n, topic, key=keys[n % 3], no_confirm=True) for n in range(18)]
+        futures = [
+            await br.publish(n, topic, key=keys[n % len(keys)], no_confirm=True)
+            for n in range(count)
+        ]
         await asyncio.gather(*futures)
         # Every future resolved once its handler finished: nothing to wait for.
-        assert sum(map(len, by_key.values())) == 18
+        assert sum(map(len, by_key.values())) == count
 
     assert overlap.peak >= 2, overlap.peak
-    assert by_key == {key: [n for n in range(18) if keys[n % 3] == key] for key in keys}
+    assert by_key == {key: [n for n in range(count) if keys[n % len(keys)] == key] for key in keys}
 
 
 async def test_a_concurrent_handlers_publishes_join_the_cascade(
