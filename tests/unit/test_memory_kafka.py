@@ -162,6 +162,18 @@ async def test_getmany_honours_timeout_and_max_records() -> None:
         await consumer.getmany(50, None)
 
 
+async def test_empty_polls_are_short_while_the_cluster_is_stopping() -> None:
+    transport = await connected()
+    consumer = transport.consumer(ConsumerSpec(("t",), None, {}), Listener())
+    await consumer.start()
+    fetch = asyncio.ensure_future(consumer.getmany(60_000, None))
+    await asyncio.sleep(0)
+    with transport.cluster.stopping():
+        assert await asyncio.wait_for(fetch, 1) == {}
+        assert await asyncio.wait_for(consumer.getmany(60_000, None), 1) == {}
+    await consumer.stop()
+
+
 async def test_a_waiting_getmany_wakes_on_a_new_record() -> None:
     transport = await connected()
     consumer = transport.consumer(ConsumerSpec(("t",), None, {}), Listener())

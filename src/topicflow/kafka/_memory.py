@@ -44,6 +44,7 @@ Consumer groups and consumers are in :mod:`topicflow.kafka._memory_consumer`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import struct
 import time
@@ -55,7 +56,7 @@ from topicflow.kafka._transport import ConsumerRecord, RecordMetadata, TopicPart
 
 if TYPE_CHECKING:
     import logging
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
 
     from topicflow.kafka._transport import ConsumerSpec, ConsumerTransport, RebalanceHandler
 
@@ -116,6 +117,8 @@ class MemoryKafka:
         self._groups: dict[str, MemoryGroup] = {}
         self._consumers: list[MemoryConsumer] = []
         self._random = random.Random()
+        #: While true, a consumer's getmany without records returns within a few ms.
+        self.short_polls = False
 
     # -- topics ----------------------------------------------------------------
 
@@ -133,6 +136,21 @@ class MemoryKafka:
             return
         self._logs[name] = [[] for _ in range(partitions)]
         self._topic_created(name)
+
+    @contextlib.contextmanager
+    def stopping(self) -> Iterator[None]:
+        """While consumers are being stopped: empty polls return within a few ms.
+
+        A fetch loop notices that it should stop only when its ``getmany``
+        returns; an empty poll may end early on Kafka too.
+        """
+        self.short_polls = True
+        for consumer in self._consumers:
+            consumer.wake()
+        try:
+            yield
+        finally:
+            self.short_polls = False
 
     def topics(self) -> dict[str, int]:
         """Every topic and its partition count."""

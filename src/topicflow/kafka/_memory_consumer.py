@@ -25,6 +25,8 @@ Record = ConsumerRecord[bytes, bytes]
 
 #: aiokafka's ``max_poll_records`` default: the batch bound when the caller gives none.
 _MAX_POLL_RECORDS = 500
+#: How long an empty poll waits while :meth:`MemoryKafka.stopping` is in force, in seconds.
+_SHORT_POLL = 0.005
 
 
 class MemoryGroup:
@@ -224,6 +226,10 @@ class MemoryConsumer:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return {}
+            if self._cluster.short_polls:
+                # Consumers are being stopped: an empty poll now lets their fetch loops
+                # see it at once rather than at the end of fetch_timeout_ms.
+                remaining = min(remaining, _SHORT_POLL)
             try:
                 async with asyncio.timeout(remaining):
                     await self._wake.wait()

@@ -29,6 +29,7 @@ without a handler hands them to ``get_one()``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -156,10 +157,14 @@ class TestKafkaBroker:
         instruments = self._instruments
         try:
             # Each fetch loop notices stop() only when its current getmany returns (up to
-            # 200 ms); stopping them together saves that wait per extra subscriber.
+            # fetch_timeout_ms): stop them together, and in memory make empty polls short.
             running = instruments.instances if instruments is not None else []
-            stopped = await asyncio.gather(*(sub.stop() for sub in running), return_exceptions=True)
-            await self.broker.stop()
+            memory = self._cluster.memory if self._cluster is not None else None
+            with memory.stopping() if memory is not None else contextlib.nullcontext():
+                stopped = await asyncio.gather(
+                    *(sub.stop() for sub in running), return_exceptions=True
+                )
+                await self.broker.stop()
             for result in stopped:
                 if isinstance(result, BaseException):
                     raise result
