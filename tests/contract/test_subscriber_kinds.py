@@ -256,3 +256,29 @@ async def test_get_one_takes_messages_nobody_handles(
     partition = partition_for_key(b"k", 1)
     # The last message taken counts as handled when the subscriber stops.
     assert await backend.committed(group) == {TopicPartition(topic, partition): 3}
+
+
+async def test_subscribers_started_after_the_broker_are_observed_too(
+    backend: Backend, topic: str, group: str
+) -> None:
+    broker = backend.broker()
+    async with backend.run(broker) as br:
+        queue = broker.subscriber(f"{topic}-q", group_id=group, **EARLY)
+        await queue.start()
+        for n in range(3):  # nothing waits for a subscriber without a handler
+            await asyncio.wait_for(br.publish(n, f"{topic}-q"), 10)
+        taken = [await queue.get_one(timeout=10) for _ in range(3)]
+        assert [await msg.decode() for msg in taken if msg is not None] == [0, 1, 2]
+
+        workers = broker.subscriber(topic, max_workers=2, **EARLY)
+        done: list[int] = []
+
+        @workers
+        async def slow(n: int) -> None:
+            await asyncio.sleep(0.05)
+            done.append(n)
+
+        await workers.start()
+        await br.publish(7, topic)
+        assert done == [7]  # waited for the worker
+        workers.mock.assert_called_once_with(7)  # type: ignore[attr-defined]

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from topicflow.kafka._delivery import DeliveryLedger, ObservedTransport
+from topicflow.kafka._delivery import DeliveryLedger, HandOff, ObservedTransport
 from topicflow.kafka._memory import MemoryKafka, MemoryTransport
 from topicflow.kafka._transport import ConsumerSpec, ConsumerTransport, TopicPartition
 
@@ -144,21 +144,28 @@ async def test_a_bounded_wait_names_what_was_not_handled() -> None:
         await future
 
 
-async def handed_off(transport: ObservedTransport) -> tuple[DeliveryLedger, Listener, FetchLoop]:
-    """A consumer whose fetch loop (``handler``) passes its records on to workers."""
-    ledger = transport._ledger
+async def with_hand_off(hand_off: HandOff, topic: str) -> tuple[ObservedTransport, Listener, Any]:
+    """A transport whose consumer of ``topic`` hands its records out as ``hand_off`` says."""
     handler = Listener()
+    transport = ObservedTransport(
+        MemoryTransport(MemoryKafka()),
+        DeliveryLedger(),
+        hand_off=lambda loop: hand_off if loop is handler else HandOff.FETCH,
+    )
+    await transport.connect()
     consumer = transport.consumer(
-        ConsumerSpec(("w",), "g-w", {"auto_offset_reset": "earliest"}), handler
+        ConsumerSpec((topic,), f"g-{topic}", {"auto_offset_reset": "earliest"}), handler
     )
     await consumer.start()
-    ledger.hand_off(handler)
-    return ledger, handler, FetchLoop(consumer)
+    return transport, handler, consumer
 
 
-async def test_a_handed_off_record_is_handled_when_its_worker_is_done() -> None:
-    transport, _ = await setup()
-    ledger, handler, loop = await handed_off(transport)
+async def test_a_record_handed_to_a_worker_is_handled_when_the_worker_is_done() -> None:
+    transport, handler, consumer = await with_hand_off(HandOff.WORKERS, "w")
+    other = transport.consumer(ConsumerSpec(("t",), "g-t", {}), Listener())
+    await other.start()
+    ledger = transport._ledger
+    loop = FetchLoop(consumer)
     first, second = [await publish(transport, str(n).encode(), "w") for n in range(2)]
     await loop.fetch()
     await loop.fetch()  # asking for more means nothing: the workers have the records
@@ -166,23 +173,14 @@ async def test_a_handed_off_record_is_handled_when_its_worker_is_done() -> None:
     with ledger.handling(handler, TopicPartition("w", 0), 1):
         inner = await publish(transport, b"from the worker", "t")
         assert inner.done()  # a worker's publish does not wait
-    assert second.done() is False  # "from the worker" is part of its cascade, unhandled
+    assert not second.done()  # "from the worker" is part of its cascade, unhandled
     with ledger.handling(handler, TopicPartition("w", 0), 0):
         pass
     assert first.done()
     await loop.end()
 
 
-async def test_an_ignored_consumer_is_not_waited_for() -> None:
-    transport, _ = await setup()
-    ledger = transport._ledger
-    handler = Listener()
-    consumer = transport.consumer(
-        ConsumerSpec(("q",), None, {"auto_offset_reset": "earliest"}), handler
-    )
-    await consumer.start()
-    waiting = await publish(transport, b"x", "q")
-    assert not waiting.done()
-    ledger.ignore(handler)  # a get_one() subscriber: the test takes its records
-    assert waiting.done()
-    assert (await publish(transport, b"y", "q")).done()
+async def test_a_queueing_consumer_is_not_waited_for() -> None:
+    transport, _, _ = await with_hand_off(HandOff.QUEUE, "q")
+    # A get_one() subscriber: the test takes its records when it wants them.
+    assert (await publish(transport, b"x", "q")).done()

@@ -20,12 +20,16 @@ loop handles a whole batch before it calls ``getmany`` again, so:
   owner starts from the committed offset and hands the rest out again);
 * a consumer that stops, or whose fetch task ends, stops being waited for.
 
-A subscriber that hands records on to workers (``ConcurrentDefaultSubscriber``)
-asks for more before its workers are done, so for its consumer the rule above
-does not hold. The test broker marks such a consumer (:meth:`DeliveryLedger.hand_off`)
-and reports each record as its worker finishes it (:meth:`DeliveryLedger.handling`).
-A subscriber without a handler (``get_one()``) is not waited for at all
-(:meth:`DeliveryLedger.ignore`): its records wait for the test to take them.
+That rule holds for a fetch loop that handles its batch itself. When a
+consumer is made, :class:`ObservedTransport` asks how its fetch loop (the
+rebalance handler it is given) hands records out, a :class:`HandOff`:
+
+* ``FETCH``: the rule above;
+* ``WORKERS``: the loop passes records to workers and asks for more at once
+  (``ConcurrentDefaultSubscriber``); each worker reports the end of each record
+  (:meth:`DeliveryLedger.handling`);
+* ``QUEUE``: the loop queues records for ``get_one()``; they wait for the test to
+  take them, so nothing waits for this consumer.
 
 Records are tracked per *target*: a consumer group (any member may handle a
 record; each group gets each record once), or a single consumer without a
@@ -54,6 +58,7 @@ import asyncio
 import bisect
 import contextlib
 import contextvars
+import enum
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -71,9 +76,20 @@ if TYPE_CHECKING:
         Transport,
     )
 
-__all__ = ["DeliveryLedger", "ObservedTransport"]
+__all__ = ["DeliveryLedger", "HandOff", "ObservedTransport"]
 
 Headers = list[tuple[str, bytes]]
+
+
+class HandOff(enum.Enum):
+    """How a consumer's fetch loop hands out the records it fetched."""
+
+    #: It handles a batch before it asks for the next.
+    FETCH = "fetch"
+    #: It passes records to workers, which report each one's end.
+    WORKERS = "workers"
+    #: It queues them for ``get_one()``: nobody waits for it.
+    QUEUE = "queue"
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,11 +301,10 @@ class DeliveryLedger:
 
     # -- consuming ---------------------------------------------------------------
 
-    def register(self, consumer: _ObservedConsumer, handler: object) -> None:
-        """``consumer`` was made for ``handler`` (its fetch loop's rebalance handler)."""
-        self._by_handler[handler] = consumer
-
     def join(self, consumer: _ObservedConsumer) -> None:
+        self._by_handler[consumer.handler] = consumer
+        if consumer.hand_off is HandOff.QUEUE:
+            return  # its records wait for the test to take them
         target = self._targets.get(consumer.target_key)
         if target is None:
             target = self._targets[consumer.target_key] = _Target(consumer.target_name)
@@ -337,7 +352,7 @@ class DeliveryLedger:
         """The consumer asks for more: the batch it was handed is handled (unless it
         was handed off to workers, which report each record themselves)."""
         target = self._targets.get(consumer.target_key)
-        if target is not None and not consumer.per_record:
+        if target is not None and consumer.hand_off is HandOff.FETCH:
             for tp, (_first, last) in consumer.hand.items():
                 self._advance(target, tp, last + 1)
         consumer.hand.clear()
@@ -371,13 +386,6 @@ class DeliveryLedger:
 
     # -- reported by the test broker, for subscribers the transport cannot read --
 
-    def hand_off(self, handler: object) -> None:
-        """The fetch loop of ``handler`` passes its batches on to workers: a new
-        ``getmany`` no longer means the batch before it was handled."""
-        consumer = self._by_handler.get(handler)
-        if consumer is not None:
-            consumer.per_record = True
-
     @contextlib.contextmanager
     def handling(self, handler: object, tp: TopicPartition, offset: int) -> Iterator[None]:
         """Around one record's handling by a worker of ``handler``'s fetch loop: its
@@ -408,13 +416,6 @@ class DeliveryLedger:
             waiting.remove(expected)
             self._done(expected, target)
 
-    def ignore(self, handler: object) -> None:
-        """The fetch loop of ``handler`` feeds no handler (``get_one()``): its records
-        wait for the test to take them, so no publish waits for it."""
-        consumer = self._by_handler.get(handler)
-        if consumer is not None:
-            self.leave(consumer)
-
 
 def _offset(expected: _Expected) -> int:
     return expected.offset
@@ -423,13 +424,14 @@ def _offset(expected: _Expected) -> int:
 class _ObservedConsumer:
     """A consumer that reports what it hands out, commits and seeks to the ledger."""
 
-    def __init__(self, ledger: DeliveryLedger, spec: ConsumerSpec, handler: object) -> None:
+    def __init__(
+        self, ledger: DeliveryLedger, spec: ConsumerSpec, handler: object, hand_off: HandOff
+    ) -> None:
         self._ledger = ledger
         self._spec = spec
         #: The rebalance handler it was made for: the subscriber's fetch loop.
         self.handler = handler
-        #: True once its fetch loop hands batches on to workers (see hand_off).
-        self.per_record = False
+        self.hand_off = hand_off
         self._pattern = re.compile(spec.pattern) if spec.pattern is not None else None
         self._partitions = frozenset(spec.partitions)
         grouped = spec.group_id is not None and not spec.partitions
@@ -519,6 +521,8 @@ class ObservedTransport:
         ledger: shared by every transport on the same (real or in-memory) cluster.
         on_send: called with ``(topic, [(value, headers), ...], batch)`` for each
             record or batch sent.
+        hand_off: tells, for the rebalance handler a consumer is made for (its
+            fetch loop), how that loop hands out records; ``FETCH`` without it.
     """
 
     def __init__(
@@ -526,10 +530,12 @@ class ObservedTransport:
         inner: Transport,
         ledger: DeliveryLedger,
         on_send: Callable[[str, Sequence[tuple[bytes | None, Headers]], bool], None] | None = None,
+        hand_off: Callable[[object], HandOff] | None = None,
     ) -> None:
         self.inner = inner
         self._ledger = ledger
         self._on_send = on_send
+        self._hand_off = hand_off
 
     async def connect(self) -> None:
         await self.inner.connect()
@@ -576,7 +582,7 @@ class ObservedTransport:
         await self.inner.flush()
 
     def consumer(self, spec: ConsumerSpec, rebalance: RebalanceHandler) -> ConsumerTransport:
-        observed = _ObservedConsumer(self._ledger, spec, rebalance)
+        hand_off = self._hand_off(rebalance) if self._hand_off is not None else HandOff.FETCH
+        observed = _ObservedConsumer(self._ledger, spec, rebalance, hand_off)
         observed.inner = self.inner.consumer(spec, _ObservedRebalance(observed, rebalance))
-        self._ledger.register(observed, rebalance)
         return observed

@@ -1,22 +1,24 @@
 """What TestKafkaBroker attaches to a broker's objects while it is entered.
 
-After every resolution of the broker (``broker.resolve()``, which ``start()``
-calls before any subscriber starts), :class:`Instruments`:
+Whenever a subscriber starts (with the broker, or on its own later), it asks
+the transport for its consumers; the observed transport then asks
+:meth:`Instruments.hand_off` how the fetch loop it is made for hands records
+out. That is the moment, after the subscriber resolved its settings and
+before it handles anything, at which :class:`Instruments`:
 
-* gives each subscriber and publisher a ``mock`` and a ``wait_call`` (one pair
-  per declared object: the copies made for a router included twice share it);
-* wraps each subscriber's resolved handler calls (``Handler.call``, or a batch
-  subscriber's plan) so that the mock records the decoded body once the handler
-  has run;
-* reports to the :class:`~topicflow.kafka._delivery.DeliveryLedger` what the
-  transport cannot see: a ``ConcurrentDefaultSubscriber``'s fetch loop hands
-  records to workers (so asking for more does not mean they were handled) and
-  each worker's end of a record; a subscriber without a handler feeds
-  ``get_one()``, which nobody waits for.
+* gives the subscriber a ``mock`` and a ``wait_call`` (one pair per declared
+  subscriber: the copies made for a router included twice share it);
+* wraps its resolved handler calls (``Handler.call``, or a batch subscriber's
+  plan) so that the mock records the decoded body once the handler has run;
+* for a ``ConcurrentDefaultSubscriber``, wraps its per-record ``_handle`` (which
+  its workers run) in :meth:`DeliveryLedger.handling`, and answers ``WORKERS``;
+* for a subscriber without a handler, answers ``QUEUE``: ``get_one()`` takes
+  its messages, nobody waits for them.
 
-Everything is set as instance attributes and removed by :meth:`Instruments.strip`,
-before the next resolution (so a router's copies never inherit another
-instance's wrappers) and when the test broker exits.
+Publishers get their ``mock`` when the broker has started. Everything is set
+on instances and removed by :meth:`Instruments.strip` when the test broker
+exits. A subscriber copied from one that carries these attributes gets its
+own when it starts.
 """
 
 from __future__ import annotations
@@ -26,14 +28,15 @@ import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from topicflow._codec import decode_body
+from topicflow._di import BatchPlan
 from topicflow.exceptions import DecodeError
+from topicflow.kafka._delivery import HandOff
 from topicflow.kafka.subscriber import BatchSubscriber, ConcurrentDefaultSubscriber
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Sequence
+    from collections.abc import Sequence
     from unittest.mock import MagicMock
 
-    from topicflow._di import BatchPlan
     from topicflow.kafka._delivery import DeliveryLedger
     from topicflow.kafka._loop import ConsumerLoop
     from topicflow.kafka._subscriber import Handler, Subscriber
@@ -98,28 +101,33 @@ class Instruments:
         # Declared object (kept alive here, so its id stays unique) -> its calls.
         self._calls: dict[int, tuple[object, Calls]] = {}
         self._by_topic: dict[str, list[Calls]] = {}
-        #: The subscribers of the latest resolution.
-        self.instances: list[Any] = []
         self._set: list[tuple[object, str]] = []
-        self._wrapped: list[tuple[Handler, Any, Any]] = []
+        self._wrapped: dict[Handler, tuple[Any, Any]] = {}
 
     # -- applying and removing ---------------------------------------------------
 
-    def apply(self, instances: Sequence[Any]) -> None:
-        """Instrument a resolution's subscribers and the broker's publishers."""
-        self.instances = list(instances)
-        for sub in instances:
-            calls = self._calls_of(sub.config, f"{sub!r}.mock")
-            self._attach(sub, calls)
-            if isinstance(sub, BatchSubscriber):
-                self._observe_batch(sub, calls)
-            else:
-                for handler in sub._handlers:
-                    self._observe_handler(handler, calls)
-            if isinstance(sub, ConcurrentDefaultSubscriber):
-                self._observe_workers(sub)
-            if not sub._handlers:
-                self._ignore_queue(sub)
+    def hand_off(self, fetch_loop: object) -> HandOff:
+        """A consumer is being made for ``fetch_loop``: instrument the subscriber it
+        serves, and tell how the loop hands out records."""
+        sub = self._subscriber_of(fetch_loop)
+        if sub is None:
+            return HandOff.FETCH  # not a subscriber's: the replies of request()
+        calls = self._calls_of(sub.config, f"{sub!r}.mock")
+        self._attach(sub, calls)
+        if isinstance(sub, BatchSubscriber):
+            self._observe_batch(sub, calls)
+        else:
+            for handler in sub._handlers:
+                self._observe_handler(handler, calls)
+        if not sub._handlers:
+            return HandOff.QUEUE
+        if isinstance(sub, ConcurrentDefaultSubscriber):
+            self._observe_workers(sub)
+            return HandOff.WORKERS
+        return HandOff.FETCH
+
+    def attach_publishers(self) -> None:
+        """Give the broker's publishers (its routers' too) their mocks."""
         self._by_topic = {}
         for resolved in self._broker.resolved_publishers():
             for declared in resolved.owner.publishers:
@@ -132,8 +140,8 @@ class Instruments:
                     listeners.append(calls)
 
     def strip(self) -> None:
-        """Remove everything :meth:`apply` attached."""
-        for handler, original, wrapper in self._wrapped:
+        """Remove everything that was attached."""
+        for handler, (original, wrapper) in self._wrapped.items():
             if handler.call is wrapper:
                 handler.call = original
         self._wrapped.clear()
@@ -153,6 +161,12 @@ class Instruments:
         for calls in listeners:
             calls.record(bodies if batch else bodies[0])
 
+    def _subscriber_of(self, fetch_loop: object) -> Subscriber | None:
+        for sub in self._broker._instances:
+            if any(loop is fetch_loop for loop in sub._loops):
+                return sub
+        return None
+
     def _calls_of(self, declared: object, owner: str) -> Calls:
         entry = self._calls.get(id(declared))
         if entry is None:
@@ -171,8 +185,9 @@ class Instruments:
 
     def _observe_handler(self, handler: Handler, calls: Calls) -> None:
         original = handler.call
-        if original is None:
-            return
+        wrapped = self._wrapped.get(handler)
+        if original is None or (wrapped is not None and original is wrapped[1]):
+            return  # no call bound, or wrapped already (a second consumer of the subscriber)
 
         async def call(msg: KafkaMessage) -> Any:
             try:
@@ -186,11 +201,12 @@ class Instruments:
             return result
 
         handler.call = call
-        self._wrapped.append((handler, original, call))
+        self._wrapped[handler] = (original, call)
 
     def _observe_batch(self, sub: BatchSubscriber, calls: Calls) -> None:
-        plan = sub._batch_plan
-        if plan is None:
+        # The handler's plan, not sub._batch_plan: a copy may carry another's wrapper.
+        plan = sub._handlers[0].plan if sub._handlers else None
+        if not isinstance(plan, BatchPlan):
             return
         taken: list[Any] = []
 
@@ -210,37 +226,20 @@ class Instruments:
             calls.record(batch)
             return result
 
-        observed: BatchPlan = dataclasses.replace(plan, extract=extract, call=call)
-        self._set_attr(sub, "_batch_plan", observed)
+        self._set_attr(sub, "_batch_plan", dataclasses.replace(plan, extract=extract, call=call))
 
     def _observe_workers(self, sub: ConcurrentDefaultSubscriber) -> None:
         ledger = self._ledger
-        process = sub._process
-        handle = sub._handle
-
-        async def hand_off(loop: ConsumerLoop, batches: Any) -> None:
-            ledger.hand_off(loop)
-            await process(loop, batches)
+        kind = type(sub)
 
         async def handle_one(
             loop: ConsumerLoop, tp: TopicPartition, record: ConsumerRecord[bytes, bytes]
         ) -> bool:
             with ledger.handling(loop, tp, record.offset):
-                return await handle(loop, tp, record)
+                # The class's method: a copy of a subscriber inherits its wrapper.
+                return await kind._handle(sub, loop, tp, record)
 
-        # Set before the subscriber starts: its fetch loops take _process when made.
-        self._set_attr(sub, "_process", hand_off)
         self._set_attr(sub, "_handle", handle_one)
-
-    def _ignore_queue(self, sub: Subscriber) -> None:
-        ledger = self._ledger
-        enqueue: Callable[[ConsumerLoop, Any], Awaitable[None]] = sub._enqueue
-
-        async def queue(loop: ConsumerLoop, batches: Any) -> None:
-            ledger.ignore(loop)
-            await enqueue(loop, batches)
-
-        self._set_attr(sub, "_enqueue", queue)
 
 
 def decoded(value: bytes | None, content_type: str | None) -> Any:

@@ -15,15 +15,10 @@ In both modes the test broker observes the transport (:mod:`topicflow.kafka._del
   record the decoded bodies handled and published while under test, and
   ``await subscriber.wait_call(timeout)`` waits for a call.
 
-Runtime classes carry no test attributes: the test broker attaches what it
-needs to the broker's objects while it is entered, and removes it on exit. It
-takes the broker's transport through ``KafkaBroker._transport_factory``, and
-every resolution of the broker's subscribers (``broker.resolve()``, which
-``start()`` calls) is followed by :class:`_Instruments`, which wraps each
-running subscriber's resolved handler calls (for the mocks) and, where the
-transport alone cannot tell when a record is handled, reports it to the ledger:
-a ``ConcurrentDefaultSubscriber`` hands records to workers, and a subscriber
-without a handler hands them to ``get_one()``.
+Runtime classes carry no test attributes: the test broker takes the broker's
+transport through ``KafkaBroker._transport_factory``, and attaches what else it
+needs (:mod:`topicflow.kafka._instruments`) to the broker's objects while it is
+entered, removing it on exit.
 """
 
 from __future__ import annotations
@@ -31,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from topicflow.exceptions import SetupError
 from topicflow.kafka._delivery import DeliveryLedger, ObservedTransport
@@ -127,19 +122,10 @@ class TestKafkaBroker:
             ledger = cluster.ledger
             instruments = self._instruments = Instruments(broker, ledger)
             broker._transport_factory = lambda: ObservedTransport(
-                inner(), ledger, instruments.published
+                inner(), ledger, instruments.published, instruments.hand_off
             )
-            resolve = broker.resolve
-
-            def resolve_instrumented() -> list[Any]:
-                instruments.strip()
-                instances = resolve()
-                instruments.apply(instances)
-                return instances
-
-            # An instance attribute: start() calls it before any subscriber starts.
-            vars(broker)["resolve"] = resolve_instrumented
             await broker.start()
+            instruments.attach_publishers()
         except BaseException:
             await self._leave()
             raise
@@ -158,7 +144,7 @@ class TestKafkaBroker:
         try:
             # Each fetch loop notices stop() only when its current getmany returns (up to
             # fetch_timeout_ms): stop them together, and in memory make empty polls short.
-            running = instruments.instances if instruments is not None else []
+            running = list(self.broker._instances)
             memory = self._cluster.memory if self._cluster is not None else None
             with memory.stopping() if memory is not None else contextlib.nullcontext():
                 stopped = await asyncio.gather(
@@ -170,7 +156,6 @@ class TestKafkaBroker:
                     raise result
         finally:
             self.broker._transport_factory = None
-            vars(self.broker).pop("resolve", None)
             if instruments is not None:
                 instruments.strip()
                 self._instruments = None
