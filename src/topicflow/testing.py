@@ -39,13 +39,18 @@ class TestApp:
         self.run_extra_options = dict(run_extra_options or {})
 
     async def __aenter__(self) -> App:
+        app = self.app
         try:
-            await self.app.start(**self.run_extra_options)
+            await app.start(**self.run_extra_options)
         except BaseException:
-            for broker in reversed(self.app.brokers):
+            # As App.run() does: stop what started, leave the lifespan, no shutdown hooks.
+            for broker in reversed(app.brokers):
                 await broker.stop()
+            lifespan, app._lifespan = app._lifespan, None
+            if lifespan is not None:
+                await lifespan.__aexit__(None, None, None)
             raise
-        return self.app
+        return app
 
     async def __aexit__(
         self,

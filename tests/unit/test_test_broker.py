@@ -342,3 +342,26 @@ async def test_test_app_passes_run_options_to_the_lifespan_and_hooks() -> None:
 
     async with TestKafkaBroker(broker), TestApp(app, run_extra_options={"workers": 3}):
         assert seen == [("lifespan", 3), ("on_startup", 3)]
+
+
+async def test_test_app_leaves_the_lifespan_when_start_fails() -> None:
+    broker = KafkaBroker(ADDRESS)
+    seen: list[str] = []
+
+    @contextlib.asynccontextmanager
+    async def lifespan() -> AsyncIterator[None]:
+        seen.append("enter")
+        yield
+        seen.append("exit")
+
+    app = App(broker, logger=None, lifespan=lifespan)
+
+    @app.on_startup
+    def broken() -> None:
+        raise RuntimeError("no config")
+
+    async with TestKafkaBroker(broker):
+        with pytest.raises(RuntimeError, match="no config"):
+            async with TestApp(app):
+                pass
+    assert seen == ["enter", "exit"]
