@@ -25,6 +25,7 @@ from topicflow.exceptions import (
 from topicflow.middlewares import BaseMiddleware
 from topicflow.params import Context, Depends, Header, Path
 from topicflow.response import Response
+from topicflow.testing import TestApp
 
 __version__ = "0.1.0.dev0"
 
@@ -47,5 +48,6 @@ __all__ = [
     "RejectMessage",
     "Response",
     "SetupError",
+    "TestApp",
     "TopicflowError",
 ]

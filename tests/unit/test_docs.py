@@ -8,6 +8,8 @@ an earlier one defined. Statement snippets meant for inside a coroutine (they us
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -37,3 +39,23 @@ def test_examples_define_working_services(path: Path) -> None:
     brokers = [v for v in namespace.values() if isinstance(v, KafkaBroker)]
     for broker in brokers:
         assert all(sub.plan is not None for sub in broker.subscribers), path.name
+
+
+def test_the_testing_guide_example_passes_under_pytest(tmp_path: Path) -> None:
+    """The guide's test file, run by pytest as a user would run it."""
+    guide = (ROOT / "docs" / "testing.md").read_text()
+    [example] = [code for code in BLOCK.findall(guide) if code.startswith("# test_orders.py")]
+    (tmp_path / "test_orders.py").write_text(example)
+    # The option only silences pytest-asyncio's warning that it is unset.
+    options = ["-q", "-p", "no:cacheprovider", "-W", "error"]
+    options += ["-o", "asyncio_default_fixture_loop_scope=function"]
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "test_orders.py", *options],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "4 passed" in result.stdout

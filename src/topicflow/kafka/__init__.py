@@ -1,4 +1,5 @@
-"""Kafka: the broker, subscribers, publishers, messages and the client's record types."""
+"""Kafka: the broker, subscribers, publishers, messages, the client's record types, and
+TestKafkaBroker."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from topicflow.kafka.subscriber import (
     ConcurrentDefaultSubscriber,
     DefaultSubscriber,
 )
+from topicflow.kafka.testing import TestKafkaBroker
 
 __all__ = [
     "Backoff",
@@ -31,5 +33,6 @@ __all__ = [
     "KafkaRouter",
     "PublishCommand",
     "RecordMetadata",
+    "TestKafkaBroker",
     "TopicPartition",
 ]

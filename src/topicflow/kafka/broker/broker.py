@@ -137,6 +137,9 @@ class KafkaBroker(KafkaRegistrator):
         self.context.set_global("broker", self)
         self.context.set_global("logger", logger)
         self._transport: Transport | None = None
+        # Builds the transport on connect. TestKafkaBroker sets it to build one over
+        # its in-memory Kafka: the one seam through which a test swaps the cluster.
+        self._transport_factory: Callable[[], Transport] | None = None
         self._running = False
         self._instances: list[AnySubscriber] = []
         self._publisher_instances: list[DefaultPublisher] = []
@@ -203,7 +206,7 @@ class KafkaBroker(KafkaRegistrator):
     async def connect(self) -> None:
         """Connect the producer. Raises KafkaUnavailableError within request_timeout_ms."""
         if self._transport is None:
-            transport = self._make_transport()
+            transport = (self._transport_factory or self._make_transport)()
             await transport.connect()
             self._transport = transport
 

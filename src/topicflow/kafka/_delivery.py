@@ -1,0 +1,588 @@
+"""Knowing when a published record has been handled, from the transport seam alone.
+
+:class:`ObservedTransport` wraps any :class:`~topicflow.kafka._transport.Transport`
+(the in-memory one, or aiokafka's for ``with_real=True``) and reports to a
+:class:`DeliveryLedger` what crosses the seam: records sent, batches handed out
+by ``getmany``, commits, seeks, revokes and stopping consumers. The ledger
+turns that into one promise: a publish made *outside* any handler resolves once
+every local subscriber that will receive the record has finished with it, and
+with every record the handlers published because of it, transitively.
+
+When is a consumer finished with a record it was handed? The subscriber's fetch
+loop handles a whole batch before it calls ``getmany`` again, so:
+
+* calling ``getmany`` again finishes the batch it was handed before;
+* a ``seek(tp, offset)`` while a batch is in hand means the subscriber stopped
+  that partition's batch at ``offset`` (a nack): records up to ``offset`` were
+  handled, the rest of that batch was not and will be fetched again;
+* a ``commit`` finishes everything before the committed offsets;
+* a revoke drops the batch in hand without finishing it (the partition's next
+  owner starts from the committed offset and hands the rest out again);
+* a consumer that stops, or whose fetch task ends, stops being waited for.
+
+That rule holds for a fetch loop that handles its batch itself. When a
+consumer is made, :class:`ObservedTransport` asks how its fetch loop (the
+rebalance handler it is given) hands records out, a :class:`HandOff`:
+
+* ``FETCH``: the rule above;
+* ``WORKERS``: the loop passes records to workers and asks for more at once
+  (``ConcurrentDefaultSubscriber``); each worker reports the end of each record
+  (:meth:`DeliveryLedger.handling`);
+* ``QUEUE``: the loop queues records for ``get_one()``; they wait for the test to
+  take them, so nothing waits for this consumer.
+
+Records are tracked per *target*: a consumer group (any member may handle a
+record; each group gets each record once), or a single consumer without a
+group. A record is waited for by every target whose subscription covers its
+partition when it is sent.
+
+A batch publish waits for each of its records: they are on one partition, at
+the offsets that follow the first record's (on a real cluster, a batch split
+in two by ``max_batch_size`` may interleave with other producers' records; the
+wait then covers the offsets the batch would have had).
+
+Why this cannot deadlock: only a publish made outside a handler waits. The
+fetch task of every observed consumer carries a context variable, set by its
+``getmany`` (and, for a worker, while it handles a record), that marks it (and
+every task a handler starts) as *handling*; a
+publish from there returns as soon as the record is written, and its record is
+added to the deliveries that caused the batch in hand. Nothing a handler does
+ever waits on the ledger, so a chain A -> B -> C, a handler publishing to its
+own topic, or a cycle all make progress; only the outermost publish waits,
+until the whole cascade it caused is handled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import contextlib
+import contextvars
+import enum
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Mapping, Sequence
+
+    from topicflow.kafka._transport import (
+        ConsumerRecord,
+        ConsumerSpec,
+        ConsumerTransport,
+        RebalanceHandler,
+        RecordMetadata,
+        TopicPartition,
+        Transport,
+    )
+
+__all__ = ["DeliveryLedger", "HandOff", "ObservedTransport"]
+
+Headers = list[tuple[str, bytes]]
+
+
+class HandOff(enum.Enum):
+    """How a consumer's fetch loop hands out the records it fetched."""
+
+    #: It handles a batch before it asks for the next.
+    FETCH = "fetch"
+    #: It passes records to workers, which report each one's end.
+    WORKERS = "workers"
+    #: It queues them for ``get_one()``: nobody waits for it.
+    QUEUE = "queue"
+
+
+@dataclass(frozen=True, slots=True)
+class _Handling:
+    """Set in the context of a consumer's fetch task: the deliveries its batch serves."""
+
+    causes: frozenset[_Delivery]
+
+
+_HANDLING: contextvars.ContextVar[_Handling | None] = contextvars.ContextVar(
+    "topicflow_testing_handling", default=None
+)
+
+
+class _Delivery:
+    """One publish made outside handlers, waiting for its cascade to be handled."""
+
+    __slots__ = ("expected", "future", "metadata", "pending", "timer")
+
+    def __init__(self, future: asyncio.Future[RecordMetadata]) -> None:
+        self.future = future
+        self.metadata: RecordMetadata | None = None
+        # Records sent whose metadata is not back yet, plus records not yet handled.
+        self.pending = 0
+        self.expected: set[_Expected] = set()
+        self.timer: asyncio.TimerHandle | None = None
+
+    def release(self) -> None:
+        self.pending -= 1
+        if self.pending == 0 and self.metadata is not None:
+            self.resolve()
+
+    def resolve(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        if not self.future.done() and self.metadata is not None:
+            self.future.set_result(self.metadata)
+
+    def fail(self, exc: BaseException) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        if not self.future.done():
+            self.future.set_exception(exc)
+
+
+@dataclass(eq=False, slots=True)
+class _Expected:
+    """A record that deliveries wait for, and the targets that have not handled it yet."""
+
+    tp: TopicPartition
+    offset: int
+    deliveries: frozenset[_Delivery]
+    targets: set[_Target] = field(default_factory=set)
+
+
+@dataclass(eq=False, slots=True)
+class _Target:
+    """A consumer group, or one consumer without a group: what receives each record once."""
+
+    name: str
+    members: set[_ObservedConsumer] = field(default_factory=set)
+    #: Per partition: every offset below it has been handled by this target.
+    watermark: dict[TopicPartition, int] = field(default_factory=dict)
+    #: Per partition: offsets at or above the watermark handled one by one (by workers).
+    done: dict[TopicPartition, set[int]] = field(default_factory=dict)
+    #: Per partition: records waited for, by offset.
+    waiting: dict[TopicPartition, list[_Expected]] = field(default_factory=dict)
+
+    def covers(self, tp: TopicPartition) -> bool:
+        return any(member.covers(tp) for member in self.members)
+
+    def handled(self, tp: TopicPartition, offset: int) -> bool:
+        return offset < self.watermark.get(tp, 0) or offset in self.done.get(tp, ())
+
+
+class DeliveryLedger:
+    """Which local targets each record waits for, and when they are done with it.
+
+    Args:
+        timeout: seconds a publish waits for handlers before it raises
+            ``TimeoutError``; None waits as long as it takes.
+    """
+
+    def __init__(self, *, timeout: float | None = None) -> None:
+        self._timeout = timeout
+        self._targets: dict[object, _Target] = {}
+        # Deliveries with a record on the way to a topic (sent, metadata not back yet).
+        self._in_transit: dict[str, dict[_Delivery, int]] = {}
+        self._open: set[_Delivery] = set()
+        # Observed consumers by the rebalance handler (the fetch loop) they serve.
+        self._by_handler: dict[object, _ObservedConsumer] = {}
+
+    # -- sending -----------------------------------------------------------------
+
+    def on_send(
+        self, topic: str, sent: asyncio.Future[RecordMetadata], count: int = 1
+    ) -> asyncio.Future[RecordMetadata]:
+        """Track ``count`` records just sent (one, or a batch on one partition, whose
+        future gives the first record's metadata); return the future to await."""
+        handling = _HANDLING.get()
+        top: _Delivery | None = None
+        if handling is None:
+            top = _Delivery(asyncio.get_running_loop().create_future())
+            self._open.add(top)
+            if self._timeout is not None:
+                top.timer = asyncio.get_running_loop().call_later(self._timeout, self._expire, top)
+            deliveries = frozenset((top,))
+        else:
+            deliveries = handling.causes
+        for delivery in deliveries:
+            delivery.pending += 1
+        transit = self._in_transit.setdefault(topic, {})
+        for delivery in deliveries:
+            transit[delivery] = transit.get(delivery, 0) + 1
+
+        def confirmed(future: asyncio.Future[RecordMetadata]) -> None:
+            self._confirmed(topic, future, deliveries, top, count)
+
+        # The in-memory transport's future is already done: handle it now, before any
+        # consumer can be handed the record.
+        if sent.done():
+            confirmed(sent)
+        else:
+            sent.add_done_callback(confirmed)
+        return top.future if top is not None else sent
+
+    def _confirmed(
+        self,
+        topic: str,
+        sent: asyncio.Future[RecordMetadata],
+        deliveries: frozenset[_Delivery],
+        top: _Delivery | None,
+        count: int,
+    ) -> None:
+        transit = self._in_transit.get(topic, {})
+        for delivery in deliveries:
+            left = transit.get(delivery, 0) - 1
+            if left > 0:
+                transit[delivery] = left
+            else:
+                transit.pop(delivery, None)
+        if not transit:
+            self._in_transit.pop(topic, None)
+        if sent.cancelled() or sent.exception() is not None:
+            if top is not None:
+                self._open.discard(top)
+                top.fail(sent.exception() or asyncio.CancelledError())
+            for delivery in deliveries:
+                if delivery is not top:
+                    delivery.release()
+            return
+        metadata = sent.result()
+        if top is not None:
+            top.metadata = metadata
+        for offset in range(metadata.offset, metadata.offset + count):
+            self._expect(metadata.topic_partition, offset, deliveries)
+        for delivery in deliveries:
+            delivery.release()
+            if delivery.future.done():
+                self._open.discard(delivery)
+
+    def _expect(self, tp: TopicPartition, offset: int, deliveries: frozenset[_Delivery]) -> None:
+        targets = [
+            target
+            for target in self._targets.values()
+            if target.covers(tp) and not target.handled(tp, offset)
+        ]
+        if not targets or not deliveries:
+            return
+        expected = _Expected(tp, offset, deliveries, set(targets))
+        for delivery in deliveries:
+            delivery.pending += 1
+            delivery.expected.add(expected)
+        for target in targets:
+            bisect.insort(target.waiting.setdefault(tp, []), expected, key=_offset)
+
+    def _done(self, expected: _Expected, target: _Target) -> None:
+        expected.targets.discard(target)
+        if not expected.targets:
+            for delivery in expected.deliveries:
+                delivery.expected.discard(expected)
+                delivery.release()
+                if delivery.future.done():
+                    self._open.discard(delivery)
+
+    def _expire(self, delivery: _Delivery) -> None:
+        self._open.discard(delivery)
+        waiting = sorted(
+            f"{e.tp.topic}[{e.tp.partition}]@{e.offset} by {', '.join(t.name for t in e.targets)}"
+            for e in delivery.expected
+        )
+        delivery.fail(
+            TimeoutError(
+                f"the publish was written, but these records were not handled within "
+                f"{self._timeout}s: {'; '.join(waiting) or 'records still on the way'}. "
+                "Check that the subscriber started before the publish and reads from "
+                "where the record is (auto_offset_reset='earliest' for a new topic)."
+            )
+        )
+
+    def close(self) -> None:
+        """Release every waiting publish (with its metadata when it has one)."""
+        for delivery in list(self._open):
+            if delivery.metadata is not None:
+                delivery.resolve()
+            else:
+                delivery.fail(ConnectionError("the test broker closed before the publish ended"))
+        self._open.clear()
+
+    # -- consuming ---------------------------------------------------------------
+
+    def join(self, consumer: _ObservedConsumer) -> None:
+        self._by_handler[consumer.handler] = consumer
+        if consumer.hand_off is HandOff.QUEUE:
+            return  # its records wait for the test to take them
+        target = self._targets.get(consumer.target_key)
+        if target is None:
+            target = self._targets[consumer.target_key] = _Target(consumer.target_name)
+        target.members.add(consumer)
+
+    def leave(self, consumer: _ObservedConsumer) -> None:
+        consumer.hand.clear()
+        if self._by_handler.get(consumer.handler) is consumer:
+            del self._by_handler[consumer.handler]
+        target = self._targets.get(consumer.target_key)
+        if target is None or consumer not in target.members:
+            return
+        target.members.discard(consumer)
+        if not target.members:
+            # Nobody is left to handle what it was waited for: stop waiting for it.
+            del self._targets[consumer.target_key]
+            for waiting in target.waiting.values():
+                for expected in waiting:
+                    self._done(expected, target)
+
+    def hand(
+        self,
+        consumer: _ObservedConsumer,
+        batches: Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]],
+    ) -> frozenset[_Delivery]:
+        """A batch was handed out: remember it; return the deliveries it serves."""
+        target = self._targets.get(consumer.target_key)
+        causes: set[_Delivery] = set()
+        for tp, records in batches.items():
+            if not records:
+                continue
+            first, last = records[0].offset, records[-1].offset
+            consumer.hand[tp] = (first, last)
+            if target is not None:
+                for expected in target.waiting.get(tp, ()):
+                    if expected.offset > last:
+                        break
+                    if expected.offset >= first:
+                        causes.update(expected.deliveries)
+            # A record whose metadata is not back yet may be in this batch.
+            causes.update(self._in_transit.get(tp.topic, ()))
+        return frozenset(causes)
+
+    def settle(self, consumer: _ObservedConsumer) -> None:
+        """The consumer asks for more: the batch it was handed is handled (unless it
+        was handed off to workers, which report each record themselves)."""
+        target = self._targets.get(consumer.target_key)
+        if target is not None and consumer.hand_off is HandOff.FETCH:
+            for tp, (_first, last) in consumer.hand.items():
+                self._advance(target, tp, last + 1)
+        consumer.hand.clear()
+
+    def seek(self, consumer: _ObservedConsumer, tp: TopicPartition, offset: int) -> None:
+        held = consumer.hand.get(tp)
+        if held is None:
+            return
+        first, last = held
+        if offset < first:
+            del consumer.hand[tp]
+        elif offset <= last:
+            consumer.hand[tp] = (first, offset)
+
+    def committed(self, consumer: _ObservedConsumer, offsets: Mapping[TopicPartition, int]) -> None:
+        target = self._targets.get(consumer.target_key)
+        if target is not None:
+            for tp, offset in offsets.items():
+                self._advance(target, tp, offset)
+
+    def _advance(self, target: _Target, tp: TopicPartition, watermark: int) -> None:
+        if watermark <= target.watermark.get(tp, 0):
+            return
+        target.watermark[tp] = watermark
+        done = target.done.get(tp)
+        if done:
+            done.difference_update([offset for offset in done if offset < watermark])
+        waiting = target.waiting.get(tp)
+        while waiting and waiting[0].offset < watermark:
+            self._done(waiting.pop(0), target)
+
+    # -- reported by the test broker, for subscribers the transport cannot read --
+
+    @contextlib.contextmanager
+    def handling(self, handler: object, tp: TopicPartition, offset: int) -> Iterator[None]:
+        """Around one record's handling by a worker of ``handler``'s fetch loop: its
+        publishes join the record's cascade, and its end settles the record."""
+        consumer = self._by_handler.get(handler)
+        target = self._targets.get(consumer.target_key) if consumer is not None else None
+        causes: set[_Delivery] = set(self._in_transit.get(tp.topic, ()))
+        if target is not None:
+            for expected in target.waiting.get(tp, ()):
+                if expected.offset == offset:
+                    causes.update(expected.deliveries)
+        token = _HANDLING.set(_Handling(frozenset(causes)))
+        try:
+            yield
+        finally:
+            _HANDLING.reset(token)
+            # A target whose members all left waits for nothing any more.
+            if consumer is not None and self._targets.get(consumer.target_key) is target:
+                assert target is not None
+                self._settle_one(target, tp, offset)
+
+    def _settle_one(self, target: _Target, tp: TopicPartition, offset: int) -> None:
+        if target.handled(tp, offset):
+            return
+        target.done.setdefault(tp, set()).add(offset)
+        waiting = target.waiting.get(tp, [])
+        for expected in [e for e in waiting if e.offset == offset]:
+            waiting.remove(expected)
+            self._done(expected, target)
+
+
+def _offset(expected: _Expected) -> int:
+    return expected.offset
+
+
+class _ObservedConsumer:
+    """A consumer that reports what it hands out, commits and seeks to the ledger."""
+
+    def __init__(
+        self, ledger: DeliveryLedger, spec: ConsumerSpec, handler: object, hand_off: HandOff
+    ) -> None:
+        self._ledger = ledger
+        self._spec = spec
+        #: The rebalance handler it was made for: the subscriber's fetch loop.
+        self.handler = handler
+        self.hand_off = hand_off
+        self._pattern = re.compile(spec.pattern) if spec.pattern is not None else None
+        self._partitions = frozenset(spec.partitions)
+        grouped = spec.group_id is not None and not spec.partitions
+        self.target_key: object = ("group", spec.group_id) if grouped else self
+        what = (
+            spec.topics
+            or spec.pattern
+            or tuple(f"{tp.topic}[{tp.partition}]" for tp in spec.partitions)
+        )
+        self.target_name = f"group {spec.group_id!r}" if grouped else f"the consumer of {what!r}"
+        #: The batch in hand: per partition, the first and last offset handed out.
+        self.hand: dict[TopicPartition, tuple[int, int]] = {}
+        self.inner: ConsumerTransport | None = None
+        self._task: asyncio.Task[object] | None = None
+
+    def covers(self, tp: TopicPartition) -> bool:
+        if self._partitions:
+            return tp in self._partitions
+        if self._pattern is not None:
+            return self._pattern.match(tp.topic) is not None
+        return tp.topic in self._spec.topics
+
+    def _inner(self) -> ConsumerTransport:
+        assert self.inner is not None
+        return self.inner
+
+    async def start(self) -> None:
+        await self._inner().start()
+        self._ledger.join(self)
+
+    async def stop(self) -> None:
+        self._ledger.leave(self)
+        await self._inner().stop()
+
+    async def getmany(
+        self, timeout_ms: int, max_records: int | None
+    ) -> Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]:
+        self._ledger.settle(self)
+        if self._task is None:
+            task = asyncio.current_task()
+            if task is not None:
+                # A fetch task that ends (stopped, or crashed) no longer handles anything.
+                self._task = task
+                task.add_done_callback(lambda _: self._ledger.leave(self))
+        batches = await self._inner().getmany(timeout_ms, max_records)
+        # Set in the fetch task's own context: its handlers, and tasks they start, see it.
+        _HANDLING.set(_Handling(self._ledger.hand(self, batches)))
+        return batches
+
+    async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
+        await self._inner().commit(offsets)
+        self._ledger.committed(self, offsets)
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self._ledger.seek(self, tp, offset)
+        self._inner().seek(tp, offset)
+
+    def pause(self, tp: TopicPartition) -> None:
+        self._inner().pause(tp)
+
+    def resume(self, tp: TopicPartition) -> None:
+        self._inner().resume(tp)
+
+
+class _ObservedRebalance:
+    """Passes rebalance callbacks on; a revoke drops the batch in hand first."""
+
+    def __init__(self, consumer: _ObservedConsumer, handler: RebalanceHandler) -> None:
+        self._consumer = consumer
+        self._handler = handler
+
+    async def on_revoked(self, revoked: set[TopicPartition]) -> None:
+        # What of the batch was handled is unknown here: the commits made while the
+        # revoke is handled, or the next owner's fetch, settle those records instead.
+        self._consumer.hand.clear()
+        await self._handler.on_revoked(revoked)
+
+    async def on_assigned(self, assigned: set[TopicPartition]) -> None:
+        await self._handler.on_assigned(assigned)
+
+
+class ObservedTransport:
+    """A :class:`Transport` that reports to a :class:`DeliveryLedger`.
+
+    Args:
+        inner: the transport that does the work.
+        ledger: shared by every transport on the same (real or in-memory) cluster.
+        on_send: called with ``(topic, [(value, headers), ...], batch)`` for each
+            record or batch sent.
+        hand_off: tells, for the rebalance handler a consumer is made for (its
+            fetch loop), how that loop hands out records; ``FETCH`` without it.
+    """
+
+    def __init__(
+        self,
+        inner: Transport,
+        ledger: DeliveryLedger,
+        on_send: Callable[[str, Sequence[tuple[bytes | None, Headers]], bool], None] | None = None,
+        hand_off: Callable[[object], HandOff] | None = None,
+    ) -> None:
+        self.inner = inner
+        self._ledger = ledger
+        self._on_send = on_send
+        self._hand_off = hand_off
+
+    async def connect(self) -> None:
+        await self.inner.connect()
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+    async def ping(self, timeout: float) -> bool:
+        return await self.inner.ping(timeout)
+
+    async def send(
+        self,
+        topic: str,
+        value: bytes | None,
+        *,
+        key: bytes | None,
+        partition: int | None,
+        timestamp_ms: int | None,
+        headers: Headers,
+    ) -> asyncio.Future[RecordMetadata]:
+        sent = await self.inner.send(
+            topic, value, key=key, partition=partition, timestamp_ms=timestamp_ms, headers=headers
+        )
+        if self._on_send is not None:
+            self._on_send(topic, [(value, headers)], False)
+        return self._ledger.on_send(topic, sent)
+
+    async def send_batch(
+        self,
+        topic: str,
+        records: Sequence[tuple[bytes | None, bytes | None, Headers]],
+        *,
+        partition: int | None,
+        timestamp_ms: int | None,
+    ) -> asyncio.Future[RecordMetadata]:
+        sent = await self.inner.send_batch(
+            topic, records, partition=partition, timestamp_ms=timestamp_ms
+        )
+        if self._on_send is not None:
+            self._on_send(topic, [(value, headers) for value, _, headers in records], True)
+        return self._ledger.on_send(topic, sent, len(records))
+
+    async def flush(self) -> None:
+        await self.inner.flush()
+
+    def consumer(self, spec: ConsumerSpec, rebalance: RebalanceHandler) -> ConsumerTransport:
+        hand_off = self._hand_off(rebalance) if self._hand_off is not None else HandOff.FETCH
+        observed = _ObservedConsumer(self._ledger, spec, rebalance, hand_off)
+        observed.inner = self.inner.consumer(spec, _ObservedRebalance(observed, rebalance))
+        return observed

@@ -1,0 +1,61 @@
+"""TestApp: run an App's lifespan hooks around a test."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from types import TracebackType
+
+    from topicflow.app import App
+
+__all__ = ["TestApp"]
+
+
+class TestApp:
+    """Start ``app`` on enter and stop it on exit, hooks included.
+
+    On enter: the ``lifespan``, the ``on_startup`` hooks, every broker's
+    ``start()``, the ``after_startup`` hooks. On exit: ``on_shutdown``, the
+    brokers' ``stop()``, ``after_shutdown``, the end of the ``lifespan``.
+    ``run_extra_options`` stands for the extra ``--name value`` options of
+    ``topicflow run``: they go to ``on_startup`` hooks and ``lifespan``.
+
+    Put it inside ``TestKafkaBroker`` to run the app on the in-memory Kafka::
+
+        async with TestKafkaBroker(broker), TestApp(app):
+            ...
+
+    There the broker has started before ``on_startup`` runs (starting it again is
+    a no-op); outside a ``TestKafkaBroker`` the brokers connect to their real
+    cluster.
+    """
+
+    __test__ = False  # not a pytest test class, despite the name
+
+    def __init__(self, app: App, run_extra_options: Mapping[str, Any] | None = None) -> None:
+        self.app = app
+        self.run_extra_options = dict(run_extra_options or {})
+
+    async def __aenter__(self) -> App:
+        app = self.app
+        try:
+            await app.start(**self.run_extra_options)
+        except BaseException:
+            # As App.run() does: stop what started, leave the lifespan, no shutdown hooks.
+            for broker in reversed(app.brokers):
+                await broker.stop()
+            lifespan, app._lifespan = app._lifespan, None
+            if lifespan is not None:
+                await lifespan.__aexit__(None, None, None)
+            raise
+        return app
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.app.stop()
