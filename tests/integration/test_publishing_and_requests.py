@@ -177,3 +177,15 @@ async def test_request_timeout_leaves_nothing_and_late_replies_are_dropped(
         release.set()  # the reply now arrives after its request gave up
         await eventually(lambda: "came after its request timed out" in caplog.text)
         assert client.pending_requests == 0
+
+
+async def test_a_publisher_declared_after_start_publishes(bootstrap: str) -> None:
+    t = tag()
+    broker = KafkaBroker(bootstrap)
+    async with broker:
+        await broker.start()
+        late = broker.publisher(f"late-{t}", headers={"late": "yes"})
+        await late.publish("hello")
+        [record] = await read_all(bootstrap, f"late-{t}", 1)
+    assert record.value == b"hello"
+    assert dict(record.headers)["late"] == b"yes"

@@ -301,3 +301,28 @@ async def test_latest_gets_what_is_published_right_after_start(
 ) -> None:
     for _ in range(3):  # the race it guards against shows up in some runs only
         assert await _latest_once(bootstrap, create_topic) == ["after-0", "after-1"]
+
+
+async def test_the_error_log_names_the_handler_among_several(
+    bootstrap: str, topic: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    broker = KafkaBroker(bootstrap)
+    sub = broker.subscriber(topic, auto_offset_reset="earliest")
+    done: list[str] = []
+
+    @sub(filter=lambda msg: msg.content_type == "text/plain")
+    async def on_text(text: str) -> None:
+        done.append(text)
+        raise RuntimeError("text handler broke")
+
+    @sub
+    async def on_other(body: bytes) -> None:
+        done.append("other")
+
+    async with broker:
+        await broker.start()
+        await broker.publish("x", topic)
+        await broker.publish(b"y", topic)
+        await eventually(lambda: done == ["x", "other"])
+    [line] = [r.getMessage() for r in caplog.records if "failed on" in r.getMessage()]
+    assert "handler test_the_error_log_names_the_handler_among_several.<locals>.on_text" in line

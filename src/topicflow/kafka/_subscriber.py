@@ -60,6 +60,8 @@ ON_ERROR: dict[AckPolicy, str | None] = {
     AckPolicy.MANUAL: None,
 }
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
+#: Key of the chosen handler in ``msg.scratch`` (only set with several handlers).
+_CHOSEN = "topicflow.handler"
 
 
 class Handler:
@@ -403,7 +405,8 @@ class Subscriber:
             return REJECTED, msg
         except Exception as exc:
             where = msg.message_id if msg is not None else f"offset {record.offset}"
-            self._log(logging.ERROR, "%r failed on %s: %r", self, where, exc, exc_info=exc)
+            handler = self._handler_name(msg)
+            self._log(logging.ERROR, "%s failed on %s: %r", handler, where, exc, exc_info=exc)
             return (msg.status if msg is not None else None) or ON_ERROR[policy], msg
         if msg is not None and msg.status is not None:
             return msg.status, msg
@@ -462,7 +465,23 @@ class Subscriber:
             cmd.key = getattr(result, "key", None)
         await self._reply(cmd)
 
+    def _handler_name(self, msg: KafkaMessage | None) -> str:
+        """Which handler a failure belongs to, for the error log line."""
+        chosen = msg.scratch.get(_CHOSEN) if msg is not None and msg._scratch else None
+        if chosen is None and len(self._handlers) == 1:
+            chosen = self._handlers[0]
+        if chosen is None:
+            return f"a handler of {self!r}"
+        return f"handler {chosen.plan.func.__qualname__} of {self!r}"
+
     async def _choose(self, msg: KafkaMessage) -> Handler | None:
+        if len(self._handlers) > 1:  # remembered for the error log of several handlers
+            handler = await self._first_accepting(msg)
+            msg.scratch[_CHOSEN] = handler
+            return handler
+        return await self._first_accepting(msg)
+
+    async def _first_accepting(self, msg: KafkaMessage) -> Handler | None:
         for handler in self._handlers:
             if handler.filter is None:
                 return handler

@@ -234,6 +234,10 @@ class DefaultPublisher:
         added to the publisher's headers. Returns ``RecordMetadata`` (a list of
         them for a batch), or its future with ``no_confirm=True``.
         """
+        broker = _running_broker(self._owner) if self._scope is None else None
+        if broker is not None:
+            # Declared on the broker after it started: the broker's own settings apply.
+            self.bind(broker._root_scope())
         if self._send is None or self._scope is None:
             raise SetupError(
                 f"publisher {self.name!r} is not attached to a started broker: include its "
@@ -283,3 +287,9 @@ def _copy(publisher: DefaultPublisher) -> DefaultPublisher:
     copy = object.__new__(DefaultPublisher)
     copy.__dict__.update(publisher.__dict__)
     return copy
+
+
+def _running_broker(owner: KafkaRegistrator) -> KafkaBroker | None:
+    from topicflow.kafka.broker.broker import KafkaBroker
+
+    return owner if isinstance(owner, KafkaBroker) and owner._transport is not None else None

@@ -21,6 +21,7 @@ import contextlib
 import functools
 import itertools
 import logging
+import zlib
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from topicflow._di import compile_batch_handler
@@ -93,7 +94,8 @@ class ConcurrentDefaultSubscriber(Subscriber):
                 if not loop.active(epoch):
                     return
                 key = record.key
-                index = hash(key) if key is not None else next(self._spread)
+                # crc32, not hash(): the same key goes to the same worker in every process.
+                index = zlib.crc32(key) if key is not None else next(self._spread)
                 await inboxes[index % len(inboxes)].put((loop, tp, record))
 
     async def _work(self, inbox: asyncio.Queue[tuple[ConsumerLoop, TopicPartition, Any]]) -> None:
