@@ -16,6 +16,7 @@ from topicflow.kafka.subscriber import (
     DefaultSubscriber,
 )
 from topicflow.kafka.testing import TestKafkaBroker
+from topicflow.kafka.topic import Topic
 
 __all__ = [
     "Backoff",
@@ -34,5 +35,6 @@ __all__ = [
     "PublishCommand",
     "RecordMetadata",
     "TestKafkaBroker",
+    "Topic",
     "TopicPartition",
 ]

@@ -75,6 +75,7 @@ if TYPE_CHECKING:
         TopicPartition,
         Transport,
     )
+    from topicflow.kafka.topic import Topic
 
 __all__ = ["DeliveryLedger", "HandOff", "ObservedTransport"]
 
@@ -580,6 +581,9 @@ class ObservedTransport:
 
     async def flush(self) -> None:
         await self.inner.flush()
+
+    async def create_topics(self, topics: Sequence[Topic]) -> None:
+        await self.inner.create_topics(topics)
 
     def consumer(self, spec: ConsumerSpec, rebalance: RebalanceHandler) -> ConsumerTransport:
         hand_off = self._hand_off(rebalance) if self._hand_off is not None else HandOff.FETCH

@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
     from topicflow.kafka._transport import ConsumerSpec, ConsumerTransport, RebalanceHandler
+    from topicflow.kafka.topic import Topic
 
 __all__ = ["MemoryKafka", "MemoryTransport", "murmur2", "partition_for_key"]
 
@@ -325,6 +326,11 @@ class MemoryTransport:
             topic, value, key=key, partition=partition, timestamp_ms=timestamp_ms, headers=headers
         )
         return _done(metadata)
+
+    async def create_topics(self, topics: Sequence[Topic]) -> None:
+        for topic in topics:
+            if str(topic) not in self.cluster.topics():
+                self.cluster.create_topic(str(topic), topic.num_partitions)
 
     async def send_batch(
         self,

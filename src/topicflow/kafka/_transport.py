@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 import aiokafka
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import (
     CommitFailedError,
     ConsumerStoppedError,
@@ -24,6 +25,7 @@ from aiokafka.errors import (
     KafkaConnectionError,
     KafkaError,
     KafkaTimeoutError,
+    TopicAlreadyExistsError,
 )
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.structs import ConsumerRecord, RecordMetadata, TopicPartition
@@ -33,11 +35,13 @@ from topicflow.exceptions import (
     KafkaAuthenticationError,
     KafkaUnavailableError,
     PublishError,
+    SetupError,
 )
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
+    from topicflow.kafka.topic import Topic
     from topicflow.security import BaseSecurity
 
 __all__ = [
@@ -193,6 +197,9 @@ class Transport(Protocol):
     def consumer(self, spec: ConsumerSpec, rebalance: RebalanceHandler) -> ConsumerTransport:
         """A new, unstarted consumer."""
 
+    async def create_topics(self, topics: Sequence[Topic]) -> None:
+        """Create the declared topics that do not exist yet; leave the others alone."""
+
 
 def _unavailable(options: ConnectionOptions, exc: BaseException | None) -> KafkaUnavailableError:
     reason = f": {exc}" if exc is not None and str(exc) else ""
@@ -315,6 +322,40 @@ class AiokafkaTransport:
 
     def consumer(self, spec: ConsumerSpec, rebalance: RebalanceHandler) -> ConsumerTransport:
         return _AiokafkaConsumer(self, spec, rebalance)
+
+    async def create_topics(self, topics: Sequence[Topic]) -> None:
+        if not topics:
+            return
+        admin = AIOKafkaAdminClient(**self._options.client_kwargs())
+        try:
+            async with asyncio.timeout(self._options.request_timeout_ms / 1000):
+                await admin.start()
+                existing = set(await admin.list_topics())
+                missing = [
+                    NewTopic(
+                        str(topic),
+                        topic.num_partitions,
+                        topic.replication_factor,
+                        topic_configs=dict(topic.config),
+                    )
+                    for topic in topics
+                    if str(topic) not in existing
+                ]
+                if missing:
+                    await admin.create_topics(missing)
+        except TopicAlreadyExistsError:
+            pass  # another process created it in between
+        except TimeoutError as exc:
+            raise _unavailable(self._options, None) from exc
+        except KafkaError as exc:
+            raise SetupError(
+                f"could not create the declared topics {[str(t) for t in topics]}: {exc}. "
+                "Check the partition count, replication factor (at most the number of "
+                "brokers) and topic config names."
+            ) from exc
+        finally:
+            with contextlib.suppress(KafkaError, OSError):
+                await admin.close()
 
     async def ensure_topics(self, topics: Sequence[str]) -> None:
         """Wait until ``topics`` have partitions, letting the cluster auto-create them.

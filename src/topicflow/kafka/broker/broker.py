@@ -13,6 +13,7 @@ from topicflow.kafka._replies import ReplyListener
 from topicflow.kafka._transport import AiokafkaTransport, ConnectionOptions
 from topicflow.kafka.broker.registrator import AnySubscriber, KafkaRegistrator, Scope
 from topicflow.kafka.publisher import PublishCommand, send
+from topicflow.kafka.topic import Topic
 from topicflow.middlewares import wrap_publish
 
 if TYPE_CHECKING:
@@ -143,6 +144,7 @@ class KafkaBroker(KafkaRegistrator):
         self._running = False
         self._instances: list[AnySubscriber] = []
         self._publisher_instances: list[DefaultPublisher] = []
+        self._declared_topics: list[Topic] = []
         self._replies: ReplyListener | None = None
 
     # -- resolution ------------------------------------------------------------
@@ -188,6 +190,7 @@ class KafkaBroker(KafkaRegistrator):
                 sub.bind(scope)
                 instances.append(sub)
         self._instances = instances
+        self._declared_topics = _declared_topics(scopes, instances)
         return list(instances)
 
     def resolved_publishers(self) -> list[DefaultPublisher]:
@@ -216,6 +219,7 @@ class KafkaBroker(KafkaRegistrator):
         if self._running:
             return
         instances = self.resolve()
+        await self._transport_or_raise().create_topics(self._declared_topics)
         self._running = True
         started: list[AnySubscriber] = []
         try:
@@ -420,3 +424,18 @@ class KafkaBroker(KafkaRegistrator):
 
     def __repr__(self) -> str:
         return f"<KafkaBroker {self.options.servers_text}>"
+
+
+def _declared_topics(scopes: list[Scope], subscribers: list[AnySubscriber]) -> list[Topic]:
+    """The ``Topic`` declarations of subscribers and publishers, under their real names."""
+    declared: dict[str, Topic] = {}
+    for sub in subscribers:
+        for name in sub.config.topics:
+            if isinstance(name, Topic):
+                declared.setdefault(sub.prefix + name, name.renamed(sub.prefix + name))
+    for scope in scopes:
+        for publisher in scope.owner.publishers:
+            if isinstance(publisher.name, Topic):
+                real = scope.prefix + publisher.name
+                declared.setdefault(real, publisher.name.renamed(real))
+    return list(declared.values())

@@ -1,0 +1,58 @@
+"""Topic: a topic name that also says how the topic is made."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = ["Topic"]
+
+
+class Topic(str):
+    """A topic name with its partition count, replication factor and configuration.
+
+    It is a ``str``, so it stands wherever a topic name is accepted
+    (``broker.subscriber(Topic("orders", num_partitions=6))``,
+    ``broker.publisher(Topic(...))``). At start, the broker creates the declared
+    topics that do not exist yet (an existing topic is left as it is); the
+    in-memory test broker gives them their partition counts. Plain names rely on
+    the cluster's automatic topic creation.
+    """
+
+    num_partitions: int
+    replication_factor: int
+    config: Mapping[str, str]
+
+    def __new__(
+        cls,
+        name: str,
+        num_partitions: int = 1,
+        replication_factor: int = 1,
+        config: Mapping[str, str] | None = None,
+    ) -> Topic:
+        from topicflow.exceptions import SetupError
+
+        if num_partitions < 1 or replication_factor < 1:
+            raise SetupError(
+                f"Topic({name!r}) needs num_partitions and replication_factor of at least 1"
+            )
+        topic = super().__new__(cls, name)
+        topic.num_partitions = num_partitions
+        topic.replication_factor = replication_factor
+        topic.config = dict(config or {})
+        return topic
+
+    def renamed(self, name: str) -> Topic:
+        """The same declaration under another name (a router's prefix in front)."""
+        return Topic(name, self.num_partitions, self.replication_factor, self.config)
+
+    def __repr__(self) -> str:
+        return (
+            f"Topic({str(self)!r}, num_partitions={self.num_partitions}, "
+            f"replication_factor={self.replication_factor})"
+        )
+
+    def __reduce__(self) -> Any:
+        return (Topic, (str(self), self.num_partitions, self.replication_factor, self.config))
