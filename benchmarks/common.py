@@ -17,6 +17,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiokafka import ConsumerRebalanceListener
 from pydantic import BaseModel
 
 
@@ -71,27 +72,32 @@ def peak_rss_bytes() -> int:
 
 @dataclass
 class Counter:
-    """Counts handled messages; times them from the first call to the ``target``-th.
+    """Counts handled messages; times them from the partition assignment to the
+    ``target``-th message.
 
     Each implementation calls :meth:`tick` once per handled message (or batch,
-    with its size), after its useful work. The clock starts at the first call,
-    so the messages of that first call are not in the rate: it is the rate of
-    everything handled after them. ``rss_at`` samples the RSS at those counts.
+    with its size), after its useful work. The clock starts when the consumer is
+    handed its partitions (:class:`StartClock`), so fetching, which is most of a
+    consumer's work, is timed from the first fetch on, the same for everyone.
+    ``rss_at`` samples the RSS at those counts.
     """
 
     target: int
     rss_at: tuple[int, ...] = ()
     count: int = 0
-    first: int = 0
     started: float = 0.0
     ended: float = 0.0
     rss: dict[int, int] = field(default_factory=dict)
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def tick(self, n: int = 1) -> None:
-        if self.count == 0:
+    def start(self) -> None:
+        """The consumer has its partitions: fetching begins now."""
+        if not self.started:
             self.started = time.perf_counter()
-            self.first = n
+
+    def tick(self, n: int = 1) -> None:
+        if not self.started:  # no assignment seen (manual assignment): time from here
+            self.started = time.perf_counter()
         self.count += n
         if self.rss_at and self.count in self.rss_at:
             self.rss[self.count] = rss_bytes()
@@ -112,13 +118,36 @@ class Counter:
 
     def result(self) -> dict[str, Any]:
         elapsed = self.ended - self.started
-        timed = self.count - self.first
         return {
             "count": self.count,
             "seconds": elapsed,
-            "rate": timed / elapsed if elapsed > 0 else 0.0,
+            "rate": self.count / elapsed if elapsed > 0 else 0.0,
             "rss": {str(k): v for k, v in self.rss.items()},
         }
+
+
+class StartClock(ConsumerRebalanceListener):
+    """A rebalance listener that starts the :class:`Counter`'s clock on assignment.
+
+    Every implementation accepts it (topicflow and FastStream as ``listener=``).
+    topicflow looks up each assigned partition's position before it calls a
+    listener; with ``consumer`` (the raw client), this does the same first, so
+    that lookup is outside the timed span for both.
+    """
+
+    def __init__(self, counter: Counter, consumer: Any = None) -> None:
+        self.counter = counter
+        self.consumer = consumer
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        return None
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        if self.consumer is not None:
+            for tp in assigned:
+                await self.consumer.position(tp)
+        if assigned:
+            self.counter.start()
 
 
 def percentile(values: list[float], q: float) -> float:

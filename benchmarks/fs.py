@@ -14,7 +14,7 @@ from faststream import AckPolicy
 from faststream.exceptions import FeatureNotSupportedException
 from faststream.kafka import KafkaBroker
 
-from benchmarks.common import Counter, Order, Shipped, make_order, ship
+from benchmarks.common import Counter, Order, Shipped, StartClock, make_order, ship
 
 EARLY = {"auto_offset_reset": "earliest"}
 
@@ -28,7 +28,9 @@ async def _consume(p: dict[str, Any], policy: AckPolicy) -> dict[str, Any]:
     counter = Counter(p["count"], tuple(p.get("rss_at", ())))
     broker = _broker(p)
 
-    @broker.subscriber(p["topic"], group_id=p["group"], ack_policy=policy, **EARLY)
+    @broker.subscriber(
+        p["topic"], listener=StartClock(counter), group_id=p["group"], ack_policy=policy, **EARLY
+    )
     async def handle(order: Order) -> None:
         counter.tick()
 
@@ -55,6 +57,7 @@ async def consume_batch(p: dict[str, Any]) -> dict[str, Any]:
 
     @broker.subscriber(
         p["topic"],
+        listener=StartClock(counter),
         group_id=p["group"],
         batch=True,
         max_records=p["max_records"],
@@ -102,7 +105,13 @@ async def pipeline(p: dict[str, Any]) -> dict[str, Any]:
     counter = Counter(p["count"])
     broker = _broker(p)
 
-    @broker.subscriber(p["topic"], group_id=p["group"], ack_policy=AckPolicy.ACK, **EARLY)
+    @broker.subscriber(
+        p["topic"],
+        listener=StartClock(counter),
+        group_id=p["group"],
+        ack_policy=AckPolicy.ACK,
+        **EARLY,
+    )
     @broker.publisher(p["out_topic"])
     async def handle(order: Order) -> Shipped:
         counter.tick()

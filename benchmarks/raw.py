@@ -16,20 +16,32 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
 
-from benchmarks.common import Counter, Order, Shipped, latency_result, make_order, ship
+from benchmarks.common import (
+    Counter,
+    Order,
+    Shipped,
+    StartClock,
+    latency_result,
+    make_order,
+    ship,
+)
 
 JSON_HEADER = ("content-type", b"application/json")
 
 
-def _consumer(p: dict[str, Any], *topics: str, **options: Any) -> AIOKafkaConsumer:
-    return AIOKafkaConsumer(
-        *topics,
+def _consumer(
+    p: dict[str, Any], topic: str, counter: Counter | None = None, **options: Any
+) -> AIOKafkaConsumer:
+    consumer = AIOKafkaConsumer(
         bootstrap_servers=p["bootstrap"],
         group_id=p["group"],
         auto_offset_reset="earliest",
         enable_auto_commit=options.pop("enable_auto_commit", False),
         **options,
     )
+    listener = StartClock(counter, consumer) if counter is not None else None
+    consumer.subscribe([topic], listener=listener)
+    return consumer
 
 
 def _producer(p: dict[str, Any]) -> AIOKafkaProducer:
@@ -40,7 +52,7 @@ def _producer(p: dict[str, Any]) -> AIOKafkaProducer:
 async def consume_ack(p: dict[str, Any]) -> dict[str, Any]:
     """getmany loop, validate each record, commit each batch after handling it."""
     counter = Counter(p["count"], tuple(p.get("rss_at", ())))
-    consumer = _consumer(p, p["topic"])
+    consumer = _consumer(p, p["topic"], counter)
     await consumer.start()
     validate = Order.model_validate_json
     try:
@@ -63,7 +75,7 @@ async def consume_ack(p: dict[str, Any]) -> dict[str, Any]:
 async def consume_ack_first(p: dict[str, Any]) -> dict[str, Any]:
     """At most once by hand: the client's own background auto commit, then validate."""
     counter = Counter(p["count"])
-    consumer = _consumer(p, p["topic"], enable_auto_commit=True)
+    consumer = _consumer(p, p["topic"], counter, enable_auto_commit=True)
     await consumer.start()
     validate = Order.model_validate_json
     try:
@@ -84,7 +96,7 @@ async def consume_ack_first(p: dict[str, Any]) -> dict[str, Any]:
 async def consume_batch(p: dict[str, Any]) -> dict[str, Any]:
     """A list of validated models per fetched batch, handed to a handler, then commit."""
     counter = Counter(p["count"])
-    consumer = _consumer(p, p["topic"])
+    consumer = _consumer(p, p["topic"], counter)
     await consumer.start()
     validate = Order.model_validate_json
 
@@ -151,7 +163,7 @@ async def publish_confirmed(p: dict[str, Any]) -> dict[str, Any]:
 async def pipeline(p: dict[str, Any]) -> dict[str, Any]:
     """Consume, transform, publish; commit a batch once its outputs are confirmed."""
     counter = Counter(p["count"])
-    consumer = _consumer(p, p["topic"])
+    consumer = _consumer(p, p["topic"], counter)
     producer = _producer(p)
     await asyncio.gather(consumer.start(), producer.start())
     validate = Order.model_validate_json

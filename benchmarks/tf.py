@@ -5,7 +5,15 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from benchmarks.common import Counter, Order, Shipped, latency_result, make_order, ship
+from benchmarks.common import (
+    Counter,
+    Order,
+    Shipped,
+    StartClock,
+    latency_result,
+    make_order,
+    ship,
+)
 from topicflow import AckPolicy
 from topicflow.kafka import KafkaBroker
 
@@ -21,7 +29,9 @@ async def _consume(p: dict[str, Any], policy: AckPolicy) -> dict[str, Any]:
     counter = Counter(p["count"], tuple(p.get("rss_at", ())))
     broker = _broker(p)
 
-    @broker.subscriber(p["topic"], group_id=p["group"], ack_policy=policy, **EARLY)
+    @broker.subscriber(
+        p["topic"], listener=StartClock(counter), group_id=p["group"], ack_policy=policy, **EARLY
+    )
     async def handle(order: Order) -> None:
         counter.tick()
 
@@ -47,7 +57,12 @@ async def consume_batch(p: dict[str, Any]) -> dict[str, Any]:
     broker = _broker(p)
 
     @broker.subscriber(
-        p["topic"], group_id=p["group"], batch=True, max_records=p["max_records"], **EARLY
+        p["topic"],
+        listener=StartClock(counter),
+        group_id=p["group"],
+        batch=True,
+        max_records=p["max_records"],
+        **EARLY,
     )
     async def handle(orders: list[Order]) -> None:
         counter.tick(len(orders))
@@ -90,7 +105,7 @@ async def pipeline(p: dict[str, Any]) -> dict[str, Any]:
     counter = Counter(p["count"])
     broker = _broker(p)
 
-    @broker.subscriber(p["topic"], group_id=p["group"], **EARLY)
+    @broker.subscriber(p["topic"], listener=StartClock(counter), group_id=p["group"], **EARLY)
     @broker.publisher(p["out_topic"])
     async def handle(order: Order) -> Shipped:
         counter.tick()
