@@ -23,9 +23,10 @@ import inspect
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, get_args, get_origin, get_type_hints
 
+import pydantic_core
 from pydantic import ConfigDict, TypeAdapter, ValidationError, create_model
 
-from topicflow._codec import decode_body, is_json, is_text
+from topicflow._codec import decode_body, is_json
 from topicflow._context import MISSING
 from topicflow.exceptions import DecodeError, SetupError
 from topicflow.params import ContextMarker, DependsMarker, HeaderMarker, Marker, PathMarker
@@ -224,16 +225,26 @@ def _fast_call(
     func: Callable[..., Any], extract: Callable[[KafkaMessage], Any]
 ) -> Callable[[KafkaMessage], Awaitable[Any]]:
     # The common case, kept to one validation and one call.
-    call_func = _as_async(func)
+    if _kind(func) == "async":
+        # A plain function returning the handler's own coroutine: the caller awaits
+        # that directly, with no coroutine of ours wrapped around it per message.
+        def call(msg: KafkaMessage) -> Awaitable[Any]:
+            try:
+                value = extract(msg)
+            except _BODY_ERRORS as exc:
+                raise _decode_error(msg, exc) from exc
+            return func(value)  # type: ignore[no-any-return]
 
-    async def call(msg: KafkaMessage) -> Any:
+        return call
+
+    async def call_sync(msg: KafkaMessage) -> Any:
         try:
             value = extract(msg)
         except _BODY_ERRORS as exc:
             raise _decode_error(msg, exc) from exc
-        return await call_func(value)
+        return func(value)
 
-    return call
+    return call_sync
 
 
 def _general_call(
@@ -546,8 +557,14 @@ def _extractor(annotation: Any) -> Callable[[KafkaMessage], Any]:
     if annotation is Any or annotation is inspect.Parameter.empty:
         return lambda msg: decode_body(msg.raw_message.value, msg.content_type)
     adapter: TypeAdapter[Any] = TypeAdapter(annotation)
-    validate_json = adapter.validate_json
-    validate_python = adapter.validate_python
+    validate_json: Callable[[Any], Any] = adapter.validate_json
+    validate_python: Callable[[Any], Any] = adapter.validate_python
+    core = getattr(adapter, "validator", None)
+    if isinstance(core, pydantic_core.SchemaValidator):
+        # pydantic-core's own methods: the bytes go straight to the compiled
+        # validator, without TypeAdapter's Python wrapper around each call.
+        validate_json = core.validate_json
+        validate_python = core.validate_python
 
     if annotation is str:
 
@@ -562,11 +579,15 @@ def _extractor(annotation: Any) -> Callable[[KafkaMessage], Any]:
         return extract_text
 
     def extract(msg: KafkaMessage) -> Any:
-        value = msg.raw_message.value
+        record = msg.raw_message
+        value = record.value
         if type(value) is not bytes:  # None, or a value_deserializer's result
             return validate_python(value)
-        if msg.raw_message.headers and is_text(msg.content_type):
-            return validate_python(value.decode())
+        if record.headers:
+            content_type = msg.raw_header("content-type")
+            if content_type is not None and content_type.startswith(b"text/"):
+                return validate_python(value.decode())
+        # JSON, or no content type: pydantic-core parses and validates the bytes in one go.
         return validate_json(value)
 
     return extract
