@@ -247,13 +247,18 @@ class ConsumerLoop:
         """The offset tracker of ``tp`` (None when this consumer commits nothing)."""
         return self.committer.tracker(tp) if self.committer is not None else None
 
-    def finish(self, tp: TopicPartition, offset: int) -> None:
-        """``offset`` is acked or rejected: its position may be committed."""
+    def finish(
+        self, tp: TopicPartition, offset: int, tracker: PartitionTracker | None = None
+    ) -> None:
+        """``offset`` is acked or rejected: its position may be committed.
+
+        ``tracker`` is ``tp``'s, when the caller has it at hand (saves a lookup).
+        """
         if self._attempts:
             self._attempts.pop((tp, offset), None)
         committer = self.committer
         if committer is not None:
-            committer.tracker(tp).finish(offset)
+            (tracker or committer.tracker(tp)).finish(offset)
             committer.note_finished()
 
     def rewind(self, tp: TopicPartition, offset: int) -> None:
