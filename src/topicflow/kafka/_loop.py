@@ -25,7 +25,7 @@ from topicflow.exceptions import KafkaUnavailableError
 from topicflow.kafka._transport import ConsumerStopped
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Sequence
 
     from topicflow.kafka._transport import (
         ConsumerSpec,
@@ -260,6 +260,16 @@ class ConsumerLoop:
         if committer is not None:
             (tracker or committer.tracker(tp)).finish(offset)
             committer.note_finished()
+
+    def finish_many(self, tp: TopicPartition, offsets: Sequence[int]) -> None:
+        """Every offset in ``offsets`` (of ``tp``, in delivery order) is finished."""
+        if self._attempts:
+            for offset in offsets:
+                self._attempts.pop((tp, offset), None)
+        committer = self.committer
+        if committer is not None:
+            committer.tracker(tp).finish_many(offsets)
+            committer.note_finished(len(offsets))
 
     def rewind(self, tp: TopicPartition, offset: int) -> None:
         """Deliver ``offset`` and what follows it again, after a growing backoff.
