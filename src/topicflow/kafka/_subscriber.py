@@ -431,6 +431,7 @@ class Subscriber:
         policy = self._policy
         if policy is AckPolicy.ACK_FIRST:
             loop.finish(tp, offset, tracker)
+        unconfirmed: list[asyncio.Future[Any]] | None = None
         if self._lean:
             # No middlewares and no parser: _run's steps without a coroutine of its own,
             # and the handler awaited directly when its result goes nowhere.
@@ -443,7 +444,12 @@ class Subscriber:
                 ):
                     await direct.call(msg)  # type: ignore[misc]
                 else:
-                    await self._dispatch(msg)
+                    # Where no middleware watches publishes, a policy that finishes a
+                    # message after an error too (ACK, REJECT_ON_ERROR) lets the next
+                    # message go while the cluster confirms what this one published.
+                    if policy is AckPolicy.ACK or policy is AckPolicy.REJECT_ON_ERROR:
+                        unconfirmed = []
+                    await self._dispatch(msg, unconfirmed)
             except Exception as exc:
                 outcome = self._failed(exc, record, msg, policy)
             else:
@@ -460,7 +466,10 @@ class Subscriber:
         if outcome == NACKED:
             loop.rewind(tp, offset)
             return False
-        loop.finish(tp, offset, tracker)
+        if unconfirmed:
+            loop.finish_when_confirmed(tp, offset, unconfirmed)
+        else:
+            loop.finish(tp, offset, tracker)
         return True
 
     async def _run(
@@ -541,8 +550,14 @@ class Subscriber:
             path = self._paths[record.topic] = match.groupdict() if match else {}
         return KafkaMessage(record, path)
 
-    async def _dispatch(self, msg: KafkaMessage) -> Any:
-        """Choose the handler, call it, publish what it returned."""
+    async def _dispatch(
+        self, msg: KafkaMessage, unconfirmed: list[asyncio.Future[Any]] | None = None
+    ) -> Any:
+        """Choose the handler, call it, publish what it returned.
+
+        With ``unconfirmed``, what the publishers send is not waited for: the
+        futures of the cluster's confirmations are appended there instead.
+        """
         handler = self._sole
         if handler is None:
             handler = await self._choose(msg)
@@ -555,7 +570,7 @@ class Subscriber:
         result = await handler.call(msg)
         if result is not None:
             for publisher in handler.publishers:
-                await publisher.publish_result(result, msg.correlation_id)
+                await publisher.publish_result(result, msg.correlation_id, unconfirmed)
         if self._replies and msg.raw_message.headers and msg.raw_header("reply_to"):
             await self._send_reply(msg, result)
         return result

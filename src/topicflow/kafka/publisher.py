@@ -17,6 +17,7 @@ from topicflow.middlewares import wrap_publish
 from topicflow.response import Response
 
 if TYPE_CHECKING:
+    import asyncio
     from collections.abc import Awaitable, Callable, Mapping, Sequence
 
     from topicflow.kafka._transport import Transport
@@ -254,14 +255,29 @@ class DefaultPublisher:
         await self._scope.broker._transport_or_raise().flush()
         return future if no_confirm else await future
 
-    async def publish_result(self, result: Any, correlation_id: str) -> None:
-        """Publish a handler's return value (a :class:`Response` chooses key and headers)."""
+    async def publish_result(
+        self,
+        result: Any,
+        correlation_id: str,
+        unconfirmed: list[asyncio.Future[Any]] | None = None,
+    ) -> None:
+        """Publish a handler's return value (a :class:`Response` chooses key and headers).
+
+        With ``unconfirmed``, the cluster's confirmation is not waited for here:
+        its future is appended to that list, and the subscriber finishes the
+        consumed message once it resolves (so the next message need not wait).
+        """
         if isinstance(result, Response):
             options = result.options()
             options["correlation_id"] = options["correlation_id"] or correlation_id
-            await self.publish(result.body, **options)
+            body = result.body
         else:
-            await self.publish(result, correlation_id=correlation_id)
+            options = {"correlation_id": correlation_id}
+            body = result
+        if unconfirmed is None or self.autoflush:
+            await self.publish(body, **options)
+        else:
+            unconfirmed.append(await self.publish(body, **options, no_confirm=True))
 
     async def request(self, message: Any = None, *, timeout: float = 0.5, **options: Any) -> Any:
         """Publish ``message`` here and wait for the reply (see ``KafkaBroker.request``)."""
