@@ -385,7 +385,8 @@ class Subscriber:
         policy = self._policy
         ack_first = policy is AckPolicy.ACK_FIRST
         replies = self._replies
-        message = self._message
+        # Without a pattern there are no path values to look up: build the message directly.
+        message = KafkaMessage if self._path_regex is None else self._message
         finish = loop.finish
         for tp, records in batches.items():
             tracker = loop.tracker(tp)
