@@ -11,7 +11,7 @@ import dataclasses
 import uuid
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from topicflow._codec import encode_body, encode_key
+from topicflow._codec import JSON, TEXT, encode_body, encode_key
 from topicflow.exceptions import SetupError
 from topicflow.middlewares import wrap_publish
 from topicflow.response import Response
@@ -33,6 +33,12 @@ PUBLISHERS_ATTR = "__topicflow_publishers__"
 
 HeaderValue = str | bytes
 Record = tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]  # value, key, headers
+
+#: The content-type header of each content type encode_body() gives, built once.
+_CONTENT_TYPE_HEADERS = {
+    JSON: ("content-type", JSON.encode()),
+    TEXT: ("content-type", TEXT.encode()),
+}
 
 
 @dataclasses.dataclass(slots=True)
@@ -85,15 +91,16 @@ class KafkaResponse(Response):
 def encode_record(body: Any, cmd: PublishCommand, correlation_id: str) -> Record:
     """The wire form of one body: value, key and headers (FastStream-compatible)."""
     value, content_type = encode_body(body)
-    headers: list[tuple[str, bytes]] = []
-    if content_type is not None:
-        headers.append(("content-type", content_type.encode()))
-    headers.append(("correlation_id", correlation_id.encode()))
+    cid = ("correlation_id", correlation_id.encode())
+    headers: list[tuple[str, bytes]] = (
+        [cid] if content_type is None else [_CONTENT_TYPE_HEADERS[content_type], cid]
+    )
     if cmd.reply_to:
         headers.append(("reply_to", cmd.reply_to.encode()))
-    for name, header in cmd.headers.items():
-        headers.append((name, header.encode() if isinstance(header, str) else header))
-    return value, encode_key(cmd.key), headers
+    if cmd.headers:
+        for name, header in cmd.headers.items():
+            headers.append((name, header.encode() if isinstance(header, str) else header))
+    return value, None if cmd.key is None else encode_key(cmd.key), headers
 
 
 async def send(transport: Transport, cmd: PublishCommand) -> Any:
