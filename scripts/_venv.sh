@@ -1,10 +1,12 @@
-# Sourced by scripts/demo, scripts/test and scripts/bench: make sure .venv exists
-# and holds this package (with the extras named in $TOPICFLOW_EXTRAS), then put
-# it first on PATH. Re-installs only when pyproject.toml changed.
+# Sourced by scripts/demo, scripts/test and scripts/bench: make sure the venv
+# ($TOPICFLOW_VENV, default .venv) exists and holds this package (with the extras
+# named in $TOPICFLOW_EXTRAS, and the requirements file $TOPICFLOW_REQUIREMENTS),
+# then put it first on PATH. Re-installs only when one of those files changed.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-venv="$repo/.venv"
+venv="${TOPICFLOW_VENV:-$repo/.venv}"
 extras="${TOPICFLOW_EXTRAS:-}"
+requirements="${TOPICFLOW_REQUIREMENTS:-}"
 
 python=""
 for candidate in python3.13 python3.12 python3.11 python3; do
@@ -28,11 +30,12 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 
 stamp="$venv/.topicflow-installed"
-want="$(cat "$repo/pyproject.toml" | sha256sum | cut -c1-16)-[$extras]"
+want="$(cat "$repo/pyproject.toml" ${requirements:+"$requirements"} | sha256sum | cut -c1-16)-[$extras]"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-    echo "installing topicflow${extras:+[$extras]} into .venv (first run only)..." >&2
+    echo "installing topicflow${extras:+[$extras]}${requirements:+ and $requirements} into $venv (first run only)..." >&2
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$repo${extras:+[$extras]}"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$repo${extras:+[$extras]}" \
+        ${requirements:+-r "$requirements"}
     echo "$want" >"$stamp"
 fi
 export PATH="$venv/bin:$PATH"

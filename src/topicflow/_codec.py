@@ -26,18 +26,27 @@ JSON = "application/json"
 TEXT = "text/plain"
 
 
+_BINARY = (bytearray, memoryview)
+
+
 def encode_body(body: Any) -> tuple[bytes | None, str | None]:
     """Return the record value for ``body`` and its content type."""
     if body is None:
         return None, None
+    # Exact types first: isinstance() against BaseModel goes through ABCMeta.
+    cls = type(body)
+    if cls is bytes:
+        return body, None
+    if cls is str:
+        return body.encode(), TEXT
+    if isinstance(body, BaseModel):
+        return body.__pydantic_serializer__.to_json(body), JSON
     if isinstance(body, bytes):
         return body, None
     if isinstance(body, str):
         return body.encode(), TEXT
-    if isinstance(body, bytearray | memoryview):
+    if isinstance(body, _BINARY):
         return bytes(body), None
-    if isinstance(body, BaseModel):
-        return body.__pydantic_serializer__.to_json(body), JSON
     return pydantic_core.to_json(body), JSON
 
 

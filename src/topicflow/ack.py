@@ -22,7 +22,7 @@ from topicflow.exceptions import TopicflowError
 
 if TYPE_CHECKING:
     import logging
-    from collections.abc import Awaitable, Callable, Iterable, Mapping
+    from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 
     from topicflow.kafka._transport import TopicPartition
 
@@ -84,6 +84,28 @@ class PartitionTracker:
             finished = pending.popleft()
             done.discard(finished)
             self.position = finished + 1
+
+    def begin_many(self, offsets: Iterable[int]) -> None:
+        """``begin`` for each of ``offsets`` (in delivery order)."""
+        self._pending.extend(offsets)
+
+    def finish_many(self, offsets: Sequence[int]) -> None:
+        """``finish`` for each of ``offsets`` (in delivery order)."""
+        pending = self._pending
+        # Most often they are exactly what is pending (a batch, handled whole):
+        # pending only grows in delivery order, so equal length and ends mean equal.
+        if (
+            offsets
+            and len(pending) == len(offsets)
+            and pending[0] == offsets[0]
+            and pending[-1] == offsets[-1]
+        ):
+            pending.clear()
+            self._done.clear()
+            self.position = offsets[-1] + 1
+            return
+        for offset in offsets:
+            self.finish(offset)
 
     def rewind(self, offset: int) -> None:
         """Forget ``offset`` and everything delivered after it (they come again)."""

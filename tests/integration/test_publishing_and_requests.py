@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from tests.helpers import eventually, read_all
+from tests.helpers import committed_offsets, eventually, read_all
 from topicflow import BaseMiddleware
 from topicflow.kafka import KafkaBroker, KafkaMessage, KafkaResponse
 
@@ -189,3 +189,33 @@ async def test_a_publisher_declared_after_start_publishes(bootstrap: str) -> Non
         [record] = await read_all(bootstrap, f"late-{t}", 1)
     assert record.value == b"hello"
     assert dict(record.headers)["late"] == b"yes"
+
+
+async def test_a_message_is_committed_only_once_what_it_published_is_confirmed(
+    bootstrap: str, group: str
+) -> None:
+    t = tag()
+    # linger_ms holds the published record back for seconds: the handler returns at
+    # once, the next message could go, but this one must stay uncommitted until then.
+    broker = KafkaBroker(bootstrap, linger_ms=4_000)
+    handled = asyncio.Event()
+
+    @broker.subscriber(f"in-{t}", group_id=group, auto_commit_interval_ms=100, **EARLY)
+    @broker.publisher(f"out-{t}")
+    async def handle(body: Echo) -> Echo:
+        handled.set()
+        return Echo(n=body.n + 1)
+
+    async with broker, KafkaBroker(bootstrap) as producer:
+        await broker.start()
+        await producer.publish(Echo(n=1), f"in-{t}")
+        await asyncio.wait_for(handled.wait(), 15)
+        await asyncio.sleep(1.5)  # several commit rounds
+        assert await committed_offsets(bootstrap, group) == {}
+        [record] = await read_all(bootstrap, f"out-{t}", 1)
+        await eventually(lambda: _committed(bootstrap, group, 1))
+    assert Echo.model_validate_json(record.value) == Echo(n=2)
+
+
+async def _committed(bootstrap: str, group: str, offset: int) -> bool:
+    return list((await committed_offsets(bootstrap, group)).values()) == [offset]

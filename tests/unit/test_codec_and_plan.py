@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from topicflow import DecodeError, SetupError
 from topicflow._codec import decode_body, encode_body, encode_key
-from topicflow._di import compile_handler
+from topicflow._di import compile_batch_handler, compile_handler
 from topicflow.kafka import ConsumerRecord, KafkaMessage
 
 
@@ -153,3 +153,34 @@ def test_message_fields_are_read_lazily_and_correctly() -> None:
     anonymous = KafkaMessage(record(b"x"))
     assert anonymous.correlation_id == anonymous.correlation_id  # generated once
     assert anonymous.reply_to == ""
+
+
+@pytest.mark.parametrize("item", [Item, bytes, int, Pair, dict[str, int], Any, str])
+def test_batch_bodies_read_from_records_equal_those_read_from_messages(item: Any) -> None:
+    async def handle(items: Any) -> None:
+        return None
+
+    handle.__annotations__ = {"items": list[item], "return": None}  # a type known at run time
+    plan = compile_batch_handler(handle)
+    records = [
+        record(b'{"name":"x","price":1.5,"a":1,"b":2}', "application/json"),
+        record(b'{"name":"y","price":2,"a":3,"b":4}'),
+        record(b"7", "text/plain"),
+        record(b"8", "application/json", other=b"v"),
+    ]
+    expected: list[Any] = []
+    for one in records:
+        try:
+            expected.append(plan.extract(KafkaMessage(one)))
+        except DecodeError:
+            expected.append(DecodeError)
+    if plan.extract_records is None:
+        assert item in (Any, str)  # these take the message path
+        return
+    if DecodeError in expected:
+        with pytest.raises(ValueError, match=r"\w"):  # the subscriber then goes one by one
+            plan.extract_records(records)
+        fitting = [r for r, e in zip(records, expected, strict=True) if e is not DecodeError]
+        assert plan.extract_records(fitting) == [e for e in expected if e is not DecodeError]
+    else:
+        assert plan.extract_records(records) == expected

@@ -32,6 +32,26 @@ def test_position_stops_at_the_first_unfinished_message() -> None:
     assert tracker.position == 10
 
 
+def test_a_batch_finished_whole_moves_the_position_past_it() -> None:
+    tracker = PartitionTracker()
+    tracker.begin_many([3, 4, 6])  # offsets may have gaps
+    assert tracker.in_flight == 3
+    tracker.finish_many([3, 4, 6])
+    assert tracker.position == 7
+    assert tracker.in_flight == 0
+
+
+def test_a_batch_finished_in_part_stops_at_what_is_still_running() -> None:
+    tracker = PartitionTracker()
+    tracker.begin_many(range(6))
+    tracker.finish(1)
+    tracker.finish_many([0, 2, 3])  # 4 is still running, 1 was finished before
+    assert tracker.position == 4
+    tracker.finish_many([4, 5])
+    assert tracker.position == 6
+    assert tracker.in_flight == 0
+
+
 def test_gaps_in_offsets_are_not_waited_for() -> None:
     tracker = PartitionTracker()  # a compacted topic: offsets 3 and 4 do not exist
     for offset in (1, 2, 5):

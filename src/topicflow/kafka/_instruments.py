@@ -204,6 +204,8 @@ class Instruments:
         self._wrapped[handler] = (original, call)
 
     def _observe_batch(self, sub: BatchSubscriber, calls: Calls) -> None:
+        from topicflow.kafka.message import KafkaMessage as message_of
+
         # The handler's plan, not sub._batch_plan: a copy may carry another's wrapper.
         plan = sub._handlers[0].plan if sub._handlers else None
         if not isinstance(plan, BatchPlan):
@@ -214,6 +216,16 @@ class Instruments:
             value = plan.extract(msg)
             taken.append(decoded(msg.raw_message.value, msg.content_type))
             return value
+
+        extract_records = plan.extract_records
+
+        def extract_many(records: Any) -> Any:
+            # The fast path validates a partition's records at once; record them alike.
+            assert extract_records is not None
+            values = extract_records(records)
+            for record in records:
+                taken.append(decoded(record.value, message_of(record).content_type))
+            return values
 
         async def call(bodies: list[Any]) -> Any:
             batch = taken[-len(bodies) :] if bodies else []
@@ -226,7 +238,16 @@ class Instruments:
             calls.record(batch)
             return result
 
-        self._set_attr(sub, "_batch_plan", dataclasses.replace(plan, extract=extract, call=call))
+        self._set_attr(
+            sub,
+            "_batch_plan",
+            dataclasses.replace(
+                plan,
+                extract=extract,
+                extract_records=extract_many if extract_records is not None else None,
+                call=call,
+            ),
+        )
 
     def _observe_workers(self, sub: ConcurrentDefaultSubscriber) -> None:
         ledger = self._ledger

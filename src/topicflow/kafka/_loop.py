@@ -25,7 +25,7 @@ from topicflow.exceptions import KafkaUnavailableError
 from topicflow.kafka._transport import ConsumerStopped
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Sequence
 
     from topicflow.kafka._transport import (
         ConsumerSpec,
@@ -99,6 +99,8 @@ class ConsumerLoop:
         self._idle.set()
         self._assigned = asyncio.Event()
         self._attempts: dict[tuple[TopicPartition, int], int] = {}
+        #: Publishes of handlers that returned, whose messages finish once they are confirmed.
+        self._unconfirmed: set[asyncio.Future[Any]] = set()
 
     @property
     def commits(self) -> bool:
@@ -153,6 +155,7 @@ class ConsumerLoop:
         for handle in self._resume_handles.values():
             handle.cancel()
         self._resume_handles.clear()
+        await self._confirmations()
         if self.committer is not None:
             await self.committer.flush()
         consumer, self._consumer = self._consumer, None
@@ -198,6 +201,7 @@ class ConsumerLoop:
                 "will be delivered again to the partition's next owner",
                 self.name,
             )
+        await self._confirmations()
         if self.committer is not None:
             await self.committer.flush(revoked)
             self.committer.forget(revoked)
@@ -247,14 +251,86 @@ class ConsumerLoop:
         """The offset tracker of ``tp`` (None when this consumer commits nothing)."""
         return self.committer.tracker(tp) if self.committer is not None else None
 
-    def finish(self, tp: TopicPartition, offset: int) -> None:
-        """``offset`` is acked or rejected: its position may be committed."""
+    def finish(
+        self, tp: TopicPartition, offset: int, tracker: PartitionTracker | None = None
+    ) -> None:
+        """``offset`` is acked or rejected: its position may be committed.
+
+        ``tracker`` is ``tp``'s, when the caller has it at hand (saves a lookup).
+        """
         if self._attempts:
             self._attempts.pop((tp, offset), None)
         committer = self.committer
         if committer is not None:
-            committer.tracker(tp).finish(offset)
+            (tracker or committer.tracker(tp)).finish(offset)
             committer.note_finished()
+
+    def finish_many(self, tp: TopicPartition, offsets: Sequence[int]) -> None:
+        """Every offset in ``offsets`` (of ``tp``, in delivery order) is finished."""
+        if self._attempts:
+            for offset in offsets:
+                self._attempts.pop((tp, offset), None)
+        committer = self.committer
+        if committer is not None:
+            committer.tracker(tp).finish_many(offsets)
+            committer.note_finished(len(offsets))
+
+    def finish_when_confirmed(
+        self,
+        tp: TopicPartition,
+        offset: int,
+        confirmations: Sequence[asyncio.Future[Any]],
+    ) -> None:
+        """Finish ``offset`` once the cluster confirmed every publish its handler made.
+
+        Until then the message is unfinished, so no commit passes it, and the
+        next message is handled meanwhile. A failed publish is logged and the
+        message counts as handled (the ACK and REJECT_ON_ERROR outcome of an error).
+        """
+        left = len(confirmations)
+        failures: list[BaseException] = []
+
+        def confirmed(future: asyncio.Future[Any]) -> None:
+            nonlocal left
+            self._unconfirmed.discard(future)
+            if future.cancelled():
+                failures.append(asyncio.CancelledError())
+            elif (exc := future.exception()) is not None:
+                failures.append(exc)
+            left -= 1
+            if left:
+                return
+            if failures:
+                self._log(
+                    logging.ERROR,
+                    "%s: publishing what the handler returned for %s[%d]@%d failed: %r; "
+                    "the message counts as handled",
+                    self.name,
+                    tp.topic,
+                    tp.partition,
+                    offset,
+                    failures[0],
+                )
+            self.finish(tp, offset)
+
+        for future in confirmations:
+            self._unconfirmed.add(future)
+            future.add_done_callback(confirmed)
+
+    async def _confirmations(self) -> None:
+        """Let pending publish confirmations land (bounded), so their messages finish."""
+        if not self._unconfirmed:
+            return
+        _, late = await asyncio.wait(set(self._unconfirmed), timeout=self._graceful_timeout)
+        await asyncio.sleep(0)  # their done callbacks (which finish the messages) run now
+        if late:
+            self._log(
+                logging.WARNING,
+                "%s: %d publishes were not confirmed within graceful_timeout; their "
+                "messages are not committed and will be delivered again",
+                self.name,
+                len(late),
+            )
 
     def rewind(self, tp: TopicPartition, offset: int) -> None:
         """Deliver ``offset`` and what follows it again, after a growing backoff.

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import functools
 import inspect
 import logging
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 
     from topicflow._di import BatchPlan, HandlerPlan
+    from topicflow.ack import PartitionTracker
     from topicflow.kafka._options import SubscriberConfig
     from topicflow.kafka._transport import ConsumerRecord
     from topicflow.kafka.broker.broker import KafkaBroker
@@ -62,6 +64,13 @@ ON_ERROR: dict[AckPolicy, str | None] = {
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 #: Key of the chosen handler in ``msg.scratch`` (only set with several handlers).
 _CHOSEN = "topicflow.handler"
+#: Records asked of one getmany() by the single-message kinds (see ``_max_records``).
+FETCH_RECORDS = 500
+
+
+class _Tracker(enum.Enum):
+    #: ``_handle``'s default: look the partition's tracker up (callers that have it pass it).
+    LOOK_UP = enum.auto()
 
 
 class Handler:
@@ -100,6 +109,13 @@ class Subscriber:
         self._path_regex: re.Pattern[str] | None = None
         self._kafka_pattern: str | None = None
         self._paths: dict[str, Mapping[str, str]] = {}
+        #: The handler when there is only one, without a filter.
+        self._sole: Handler | None = None
+        #: That handler when it has no publishers either (its result goes nowhere).
+        self._direct: Handler | None = None
+        #: No middlewares and no custom parser (resolved at start).
+        self._lean = True
+        self._replies = not config.no_reply
         if config.pattern is not None:
             self._kafka_pattern, self._path_regex = compile_pattern(config.pattern)
 
@@ -200,7 +216,15 @@ class Subscriber:
                 f"{self.config.pattern!r} does not define; add a {{{missing[0]}}} placeholder"
             )
         self._handlers.append(Handler(plan, filter))
+        self._sole = self._only_handler()
         return func
+
+    def _only_handler(self) -> Handler | None:
+        # One handler without a filter takes every message: nothing to choose per message.
+        handlers = self._handlers
+        if len(handlers) == 1 and handlers[0].filter is None:
+            return handlers[0]
+        return None
 
     # -- settings, resolved at start ----------------------------------------
 
@@ -241,12 +265,17 @@ class Subscriber:
                     decoder=decode, dependencies=dependencies, context=broker.context
                 )
         self._reply = wrap_publish(broker._send, scope.middlewares, broker.context)
+        self._sole = self._only_handler()
+        self._lean = not self._middlewares and self._parse is None
+        self._direct = self._sole if self._sole is not None and not self._sole.publishers else None
 
     def copy(self: S) -> S:
         """A second, independent subscriber with the same handlers (a router included twice)."""
         twin = object.__new__(type(self))
         twin.__dict__.update(self.__dict__)
         twin._handlers = [Handler(h.plan, h.filter) for h in self._handlers]
+        twin._sole = twin._only_handler()
+        twin._direct = None  # bind() resolves it with the twin's own publishers
         twin._loops = []
         twin._scope = None
         twin._reset()
@@ -332,32 +361,121 @@ class Subscriber:
         )
 
     def _max_records(self) -> int | None:
-        return None
+        # Unbounded, getmany() returns everything prefetched (~20k small records): all
+        # of them live until the last is handled, and the heap's high-water mark (and
+        # RSS) keeps creeping up over a long run. A few hundred at a time keeps the
+        # memory flat and the records warm in the CPU cache. The consumer's own
+        # max_poll_records, when given, decides instead.
+        if "max_poll_records" in self.config.consumer:
+            return None
+        return FETCH_RECORDS
 
     # -- one message ---------------------------------------------------------
 
     async def _process(self, loop: ConsumerLoop, batches: Batches) -> None:
         """Handle a fetched batch one message at a time, in partition order."""
         epoch = loop.epoch
+        if self._lean and self._direct is not None and self._policy is not AckPolicy.MANUAL:
+            await self._process_direct(loop, batches, epoch, self._direct)
+            return
+        handle = self._handle
         for tp, records in batches.items():
+            tracker = loop.tracker(tp)  # once per partition, not per message
             for record in records:
-                if not loop.active(epoch):
+                if not (loop.running and loop.epoch == epoch):  # loop.active(epoch), inlined
                     return
-                if not await self._handle(loop, tp, record):
+                if not await handle(loop, tp, record, tracker):
                     break
 
+    async def _process_direct(
+        self, loop: ConsumerLoop, batches: Batches, epoch: int, handler: Handler
+    ) -> None:
+        """``_process`` + ``_handle`` in one loop, for the most common subscriber: one
+        handler whose result goes nowhere, no middlewares, no parser, not MANUAL.
+
+        The steps and outcomes are exactly ``_handle``'s; what it saves is a
+        coroutine and a call per message, a good part of the framework's cost.
+        """
+        call = handler.call
+        assert call is not None
+        policy = self._policy
+        ack_first = policy is AckPolicy.ACK_FIRST
+        replies = self._replies
+        # Without a pattern there are no path values to look up: build the message directly.
+        message = KafkaMessage if self._path_regex is None else self._message
+        finish = loop.finish
+        access = self._access_level is not None
+        for tp, records in batches.items():
+            tracker = loop.tracker(tp)
+            for record in records:
+                if not (loop.running and loop.epoch == epoch):  # loop.active(epoch)
+                    return
+                offset = record.offset
+                if tracker is not None:
+                    tracker.begin(offset)
+                if ack_first:
+                    finish(tp, offset, tracker)
+                msg: KafkaMessage | None = None
+                try:
+                    msg = message(record)
+                    if replies and record.headers and msg.raw_header("reply_to"):
+                        await self._dispatch(msg)
+                    else:
+                        await call(msg)
+                except Exception as exc:
+                    outcome = self._failed(exc, record, msg, policy)
+                else:
+                    outcome = msg.status or ACKED
+                if access:
+                    self._access(record, msg, outcome)
+                if ack_first:
+                    continue
+                if outcome == NACKED:
+                    loop.rewind(tp, offset)
+                    break
+                finish(tp, offset, tracker)
+
     async def _handle(
-        self, loop: ConsumerLoop, tp: TopicPartition, record: ConsumerRecord[bytes, bytes]
+        self,
+        loop: ConsumerLoop,
+        tp: TopicPartition,
+        record: ConsumerRecord[bytes, bytes],
+        tracker: PartitionTracker | _Tracker | None = _Tracker.LOOK_UP,
     ) -> bool:
         """Handle one record; False when its partition was rewound (skip the rest)."""
         offset = record.offset
-        tracker = loop.tracker(tp)
+        if tracker is _Tracker.LOOK_UP:
+            tracker = loop.tracker(tp)
         if tracker is not None:
             tracker.begin(offset)
         policy = self._policy
         if policy is AckPolicy.ACK_FIRST:
-            loop.finish(tp, offset)
-        outcome, msg = await self._run(record, policy)
+            loop.finish(tp, offset, tracker)
+        unconfirmed: list[asyncio.Future[Any]] | None = None
+        if self._lean:
+            # No middlewares and no parser: _run's steps without a coroutine of its own,
+            # and the handler awaited directly when its result goes nowhere.
+            msg: KafkaMessage | None = None
+            try:
+                msg = self._message(record)
+                direct = self._direct
+                if direct is not None and not (
+                    self._replies and record.headers and msg.raw_header("reply_to")
+                ):
+                    await direct.call(msg)  # type: ignore[misc]
+                else:
+                    # Where no middleware watches publishes, a policy that finishes a
+                    # message after an error too (ACK, REJECT_ON_ERROR) lets the next
+                    # message go while the cluster confirms what this one published.
+                    if policy is AckPolicy.ACK or policy is AckPolicy.REJECT_ON_ERROR:
+                        unconfirmed = []
+                    await self._dispatch(msg, unconfirmed)
+            except Exception as exc:
+                outcome = self._failed(exc, record, msg, policy)
+            else:
+                outcome = self._done(msg, policy)
+        else:
+            outcome, msg = await self._run(record, policy)
         if self._access_level is not None:
             self._access(record, msg, outcome)
         if policy is AckPolicy.ACK_FIRST:
@@ -370,7 +488,10 @@ class Subscriber:
         if outcome == NACKED:
             loop.rewind(tp, offset)
             return False
-        loop.finish(tp, offset)
+        if unconfirmed:
+            loop.finish_when_confirmed(tp, offset, unconfirmed)
+        else:
+            loop.finish(tp, offset, tracker)
         return True
 
     async def _run(
@@ -394,23 +515,37 @@ class Subscriber:
             else:
                 msg = await self._parse_record(record)
                 await self._dispatch(msg)
-        except DecodeError as exc:
-            self._log(logging.ERROR, "poison message rejected, moving on: %s", exc)
-            return REJECTED, msg
-        except AckMessage:
-            return ACKED, msg
-        except NackMessage:
-            return NACKED, msg
-        except RejectMessage:
-            return REJECTED, msg
         except Exception as exc:
-            where = msg.message_id if msg is not None else f"offset {record.offset}"
-            handler = self._handler_name(msg)
-            self._log(logging.ERROR, "%s failed on %s: %r", handler, where, exc, exc_info=exc)
-            return (msg.status if msg is not None else None) or ON_ERROR[policy], msg
+            return self._failed(exc, record, msg, policy), msg
+        return self._done(msg, policy), msg
+
+    def _done(self, msg: KafkaMessage | None, policy: AckPolicy) -> str | None:
+        """The outcome of a message whose handling raised nothing."""
         if msg is not None and msg.status is not None:
-            return msg.status, msg
-        return (None if policy is AckPolicy.MANUAL else ACKED), msg
+            return msg.status
+        return None if policy is AckPolicy.MANUAL else ACKED
+
+    def _failed(
+        self,
+        exc: Exception,
+        record: ConsumerRecord[bytes, bytes],
+        msg: KafkaMessage | None,
+        policy: AckPolicy,
+    ) -> str | None:
+        """The outcome of a message whose handling raised ``exc``."""
+        if isinstance(exc, DecodeError):
+            self._log(logging.ERROR, "poison message rejected, moving on: %s", exc)
+            return REJECTED
+        if isinstance(exc, AckMessage):
+            return ACKED
+        if isinstance(exc, NackMessage):
+            return NACKED
+        if isinstance(exc, RejectMessage):
+            return REJECTED
+        where = msg.message_id if msg is not None else f"offset {record.offset}"
+        handler = self._handler_name(msg)
+        self._log(logging.ERROR, "%s failed on %s: %r", handler, where, exc, exc_info=exc)
+        return (msg.status if msg is not None else None) or ON_ERROR[policy]
 
     async def _parse_record(self, record: ConsumerRecord[bytes, bytes]) -> KafkaMessage:
         if self._parse is None:
@@ -438,18 +573,28 @@ class Subscriber:
             path = self._paths[record.topic] = match.groupdict() if match else {}
         return KafkaMessage(record, path)
 
-    async def _dispatch(self, msg: KafkaMessage) -> Any:
-        """Choose the handler, call it, publish what it returned."""
-        handler = await self._choose(msg)
+    async def _dispatch(
+        self, msg: KafkaMessage, unconfirmed: list[asyncio.Future[Any]] | None = None
+    ) -> Any:
+        """Choose the handler, call it, publish what it returned.
+
+        With ``unconfirmed``, what the publishers send is not waited for: the
+        futures of the cluster's confirmations are appended there instead.
+        """
+        handler = self._sole
         if handler is None:
-            self._log(logging.WARNING, "no handler of %r accepts %s; acked", self, msg.message_id)
-            return None
+            handler = await self._choose(msg)
+            if handler is None:
+                self._log(
+                    logging.WARNING, "no handler of %r accepts %s; acked", self, msg.message_id
+                )
+                return None
         assert handler.call is not None
         result = await handler.call(msg)
         if result is not None:
             for publisher in handler.publishers:
-                await publisher.publish_result(result, msg.correlation_id)
-        if not self.config.no_reply and msg.raw_message.headers and msg.reply_to:
+                await publisher.publish_result(result, msg.correlation_id, unconfirmed)
+        if self._replies and msg.raw_message.headers and msg.raw_header("reply_to"):
             await self._send_reply(msg, result)
         return result
 

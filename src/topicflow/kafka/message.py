@@ -34,6 +34,7 @@ class KafkaMessage:
     __slots__ = (
         "_correlation_id",
         "_headers",
+        "_raw_headers",
         "_scratch",
         "path",
         "raw_message",
@@ -53,6 +54,7 @@ class KafkaMessage:
         #: Set by the subscriber when an ack may still come after the handler returned.
         self.settle: Callable[[str], None] | None = None
         self._headers: dict[str, str | bytes] | None = None
+        self._raw_headers: dict[str, bytes] | None = None
         self._correlation_id: str | None = None
         self._scratch: dict[Any, Any] | None = None
 
@@ -109,11 +111,18 @@ class KafkaMessage:
         return headers
 
     def header(self, name: str) -> str | None:
-        """A header as text, without building the whole dict; None when absent."""
-        for key, raw in reversed(self.raw_message.headers):
-            if key == name:
-                return raw.decode(errors="replace")
-        return None
+        """A header as text, without decoding the others; None when absent."""
+        raw = self.raw_header(name)
+        return None if raw is None else raw.decode(errors="replace")
+
+    def raw_header(self, name: str) -> bytes | None:
+        """A header's bytes as received (the last value wins); None when absent."""
+        raw_headers = self._raw_headers
+        if raw_headers is None:
+            # One C-level pass builds the lookup for every header the framework reads
+            # per message (content-type, reply_to, correlation_id).
+            raw_headers = self._raw_headers = dict(self.raw_message.headers)
+        return raw_headers.get(name)
 
     @property
     def content_type(self) -> str | None:

@@ -11,12 +11,13 @@ import dataclasses
 import uuid
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from topicflow._codec import encode_body, encode_key
+from topicflow._codec import JSON, TEXT, encode_body, encode_key
 from topicflow.exceptions import PublishError, SetupError
 from topicflow.middlewares import wrap_publish
 from topicflow.response import Response
 
 if TYPE_CHECKING:
+    import asyncio
     from collections.abc import Awaitable, Callable, Mapping, Sequence
 
     from topicflow.kafka._transport import Transport
@@ -32,6 +33,12 @@ PUBLISHERS_ATTR = "__topicflow_publishers__"
 
 HeaderValue = str | bytes
 Record = tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]  # value, key, headers
+
+#: The content-type header of each content type encode_body() gives, built once.
+_CONTENT_TYPE_HEADERS = {
+    JSON: ("content-type", JSON.encode()),
+    TEXT: ("content-type", TEXT.encode()),
+}
 
 
 @dataclasses.dataclass(slots=True)
@@ -84,15 +91,16 @@ class KafkaResponse(Response):
 def encode_record(body: Any, cmd: PublishCommand, correlation_id: str) -> Record:
     """The wire form of one body: value, key and headers (FastStream-compatible)."""
     value, content_type = encode_body(body)
-    headers: list[tuple[str, bytes]] = []
-    if content_type is not None:
-        headers.append(("content-type", content_type.encode()))
-    headers.append(("correlation_id", correlation_id.encode()))
+    cid = ("correlation_id", correlation_id.encode())
+    headers: list[tuple[str, bytes]] = (
+        [cid] if content_type is None else [_CONTENT_TYPE_HEADERS[content_type], cid]
+    )
     if cmd.reply_to:
         headers.append(("reply_to", cmd.reply_to.encode()))
-    for name, header in cmd.headers.items():
-        headers.append((name, header.encode() if isinstance(header, str) else header))
-    return value, encode_key(cmd.key), headers
+    if cmd.headers:
+        for name, header in cmd.headers.items():
+            headers.append((name, header.encode() if isinstance(header, str) else header))
+    return value, None if cmd.key is None else encode_key(cmd.key), headers
 
 
 async def send(transport: Transport, cmd: PublishCommand) -> Any:
@@ -263,14 +271,29 @@ class DefaultPublisher:
         await self._scope.broker._transport_or_raise().flush()
         return future if no_confirm else await future
 
-    async def publish_result(self, result: Any, correlation_id: str) -> None:
-        """Publish a handler's return value (a :class:`Response` chooses key and headers)."""
+    async def publish_result(
+        self,
+        result: Any,
+        correlation_id: str,
+        unconfirmed: list[asyncio.Future[Any]] | None = None,
+    ) -> None:
+        """Publish a handler's return value (a :class:`Response` chooses key and headers).
+
+        With ``unconfirmed``, the cluster's confirmation is not waited for here:
+        its future is appended to that list, and the subscriber finishes the
+        consumed message once it resolves (so the next message need not wait).
+        """
         if isinstance(result, Response):
             options = result.options()
             options["correlation_id"] = options["correlation_id"] or correlation_id
-            await self.publish(result.body, **options)
+            body = result.body
         else:
-            await self.publish(result, correlation_id=correlation_id)
+            options = {"correlation_id": correlation_id}
+            body = result
+        if unconfirmed is None or self.autoflush:
+            await self.publish(body, **options)
+        else:
+            unconfirmed.append(await self.publish(body, **options, no_confirm=True))
 
     async def request(self, message: Any = None, *, timeout: float = 0.5, **options: Any) -> Any:
         """Publish ``message`` here and wait for the reply (see ``KafkaBroker.request``)."""

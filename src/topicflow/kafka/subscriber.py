@@ -158,63 +158,83 @@ class BatchSubscriber(Subscriber):
         plan = self._batch_plan
         assert plan is not None
         policy = self._policy
-        taken: list[tuple[TopicPartition, int]] = []
+        extract = plan.extract
+        message = self._message if self._parse is None else None
+        poisoned = self._poisoned
+        #: Offsets handed to the handler, per partition, in delivery order.
+        taken: dict[TopicPartition, list[int]] = {}
         bodies: list[Any] = []
+        append = bodies.append
+        extract_records = plan.extract_records if message is not None else None
         for tp, records in batches.items():
             tracker = loop.tracker(tp)
+            if extract_records is not None and not poisoned:
+                offsets = [record.offset for record in records]
+                if tracker is not None:
+                    tracker.begin_many(offsets)
+                try:
+                    bodies.extend(extract_records(records))
+                except ValueError:
+                    # A record does not fit: forget these and go one by one to find it.
+                    if tracker is not None and offsets:
+                        tracker.rewind(offsets[0])
+                else:
+                    taken[tp] = offsets
+                    continue
+            offsets = taken[tp] = []
             for record in records:
                 offset = record.offset
                 if tracker is not None:
                     tracker.begin(offset)
-                if (tp, offset) in self._poisoned:  # back after a nack: still poison
-                    self._poisoned.discard((tp, offset))
-                    loop.finish(tp, offset)
+                if poisoned and (tp, offset) in poisoned:  # back after a nack: still poison
+                    poisoned.discard((tp, offset))
+                    loop.finish(tp, offset, tracker)
                     continue
                 try:
-                    bodies.append(plan.extract(await self._parse_record(record)))
+                    msg = (
+                        message(record) if message is not None else await self._parse_record(record)
+                    )
+                    append(extract(msg))
                 except DecodeError as exc:
                     self._log(logging.ERROR, "poison message rejected, moving on: %s", exc)
-                    self._poisoned.add((tp, offset))
-                    loop.finish(tp, offset)
+                    poisoned.add((tp, offset))
+                    loop.finish(tp, offset, tracker)
                     continue
-                taken.append((tp, offset))
-        if not taken:
+                offsets.append(offset)
+        if not bodies:
             return
         if policy is AckPolicy.ACK_FIRST:
-            for tp, offset in taken:
-                loop.finish(tp, offset)
-        outcome = await self._run_batch(plan, bodies, policy, records_of(batches))
+            for tp, offsets in taken.items():
+                loop.finish_many(tp, offsets)
+        outcome = await self._run_batch(plan, bodies, policy, batches)
         if self._access_level is not None and self._logger is not None:
             # One access-log line per batch, naming where each partition's part starts.
             self._logger.log(
                 self._access_level,
                 "batch of %d (%s) group=%s: %s",
-                len(taken),
-                ", ".join(
-                    f"{tp.topic}-{tp.partition}-{o}" for tp, o in dict(reversed(taken)).items()
-                ),
+                len(bodies),
+                ", ".join(f"{tp.topic}-{tp.partition}-{o[0]}" for tp, o in taken.items() if o),
                 self.config.group_id,
                 outcome or "pending",
             )
         if policy is AckPolicy.ACK_FIRST or outcome is None:
             return
         if outcome == NACKED:
-            firsts: dict[TopicPartition, int] = {}
-            for tp, offset in taken:
-                firsts.setdefault(tp, offset)
-            for tp, offset in firsts.items():
-                loop.rewind(tp, offset)
+            for tp, offsets in taken.items():
+                if offsets:
+                    loop.rewind(tp, offsets[0])
             return
-        self._poisoned.clear()
-        for tp, offset in taken:
-            loop.finish(tp, offset)
+        poisoned.clear()
+        for tp, offsets in taken.items():
+            loop.finish_many(tp, offsets)
 
     async def _run_batch(
-        self, plan: BatchPlan, bodies: list[Any], policy: AckPolicy, records: list[Any]
+        self, plan: BatchPlan, bodies: list[Any], policy: AckPolicy, batches: Batches
     ) -> str | None:
         try:
             if self._middlewares:
                 # Around a batch, middlewares get the records, and consume_scope the bodies.
+                records = records_of(batches)
                 async with contextlib.AsyncExitStack() as stack:
                     context = self._broker.context
                     scopes = [
