@@ -20,6 +20,7 @@ import json
 import os
 import platform
 import re
+import socket
 import statistics
 import subprocess
 import sys
@@ -246,6 +247,31 @@ def run_worker(
             return result
     tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
     return {"error": f"exit {done.returncode}: " + " | ".join(tail)}
+
+
+def wait_for_kafka(bootstrap: str, timeout: float = 120) -> bool:
+    """True once the broker accepts connections again (a shared one may restart)."""
+    host, _, port = bootstrap.split(",")[0].rpartition(":")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection((host, int(port)), timeout=2).close()
+        except OSError:
+            time.sleep(1)
+            continue
+        time.sleep(5)  # listening is not yet serving: let it load its partitions
+        return True
+    return False
+
+
+def measure(framework: str, scenario: str, params: dict[str, Any], **kw: Any) -> dict[str, Any]:
+    """``run_worker``, once more after a failure (the shared broker may have restarted)."""
+    result = run_worker(framework, scenario, params, **kw)
+    if "error" in result and wait_for_kafka(params["bootstrap"]):
+        print(f"   {LABELS[framework]} failed ({result['error'][:80]}...); once more", flush=True)
+        params = {**params, "group": params["group"] + "-retry"}
+        result = run_worker(framework, scenario, params, **kw)
+    return result
 
 
 def _params(
@@ -509,8 +535,16 @@ def run_scenario(
     topic = f"bench-{scenario.key}-{run_tag}"
     print(f"== {scenario.number}. {scenario.title}: {count:,} messages", flush=True)
     if scenario.kind in ("consume", "memory"):
-        asyncio.run(create_topics(args.bootstrap, {topic: PARTITIONS}))
-        took = asyncio.run(prefill(args.bootstrap, topic, count))
+        for attempt in (1, 2):
+            try:
+                asyncio.run(create_topics(args.bootstrap, {topic: PARTITIONS}))
+                took = asyncio.run(prefill(args.bootstrap, topic, count))
+                break
+            except Exception as exc:  # the shared broker restarted: once more, anew
+                if attempt == 2 or not wait_for_kafka(args.bootstrap):
+                    raise
+                print(f"   pre-filling failed ({exc!r}); once more", flush=True)
+                topic += "-retry"
         print(f"   pre-filled {topic} in {took:.1f}s", flush=True)
     runs: dict[str, list[dict[str, Any]]] = {f: [] for f in present}
     for rep in range(max(args.reps, scenario.min_reps)):
@@ -526,7 +560,7 @@ def run_scenario(
                 asyncio.run(
                     create_topics(args.bootstrap, {params["topic"]: 1, params["reply_topic"]: 1})
                 )
-            result = run_worker(framework, scenario.key, params)
+            result = measure(framework, scenario.key, params)
             if framework == "faststream" and "unsupported" in result:
                 runs[framework].append(result)
                 present = tuple(f for f in present if f != "faststream")  # once is enough
