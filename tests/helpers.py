@@ -70,3 +70,19 @@ async def find_record(
                             return record
     finally:
         await consumer.stop()
+
+
+class Overlap:
+    """How many handlers run at the same moment, at most."""
+
+    def __init__(self) -> None:
+        self.now = 0
+        self.peak = 0
+
+    async def run(self, seconds: float) -> None:
+        self.now += 1
+        self.peak = max(self.peak, self.now)
+        try:
+            await asyncio.sleep(seconds)
+        finally:
+            self.now -= 1

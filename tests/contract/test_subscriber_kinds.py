@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from tests.contract.conftest import Backend
+from tests.helpers import Overlap
 from topicflow import Path
 from topicflow.kafka import KafkaMessage, TopicPartition
 from topicflow.kafka._memory import partition_for_key
@@ -21,22 +22,6 @@ EARLY: dict[str, Any] = {"auto_offset_reset": "earliest"}
 
 class Item(BaseModel):
     n: int
-
-
-class Overlap:
-    """How many handlers run at the same moment, at most."""
-
-    def __init__(self) -> None:
-        self.now = 0
-        self.peak = 0
-
-    async def run(self, seconds: float) -> None:
-        self.now += 1
-        self.peak = max(self.peak, self.now)
-        try:
-            await asyncio.sleep(seconds)
-        finally:
-            self.now -= 1
 
 
 async def test_concurrent_default_publish_returns_once_the_worker_finished(

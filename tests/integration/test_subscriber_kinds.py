@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from tests.helpers import committed_offsets, eventually
+from tests.helpers import Overlap, committed_offsets, eventually
 from topicflow import AckPolicy, Path
 from topicflow.kafka import KafkaBroker, KafkaMessage, TopicPartition
 
@@ -21,28 +21,12 @@ class Item(BaseModel):
     n: int
 
 
-class _Overlap:
-    """Records how many handlers run at the same moment."""
-
-    def __init__(self) -> None:
-        self.now = 0
-        self.peak = 0
-
-    async def run(self, seconds: float) -> None:
-        self.now += 1
-        self.peak = max(self.peak, self.now)
-        try:
-            await asyncio.sleep(seconds)
-        finally:
-            self.now -= 1
-
-
 async def test_concurrent_between_partitions_overlaps_and_keeps_partition_order(
     bootstrap: str, topic: str, group: str, create_topic: Any
 ) -> None:
     await create_topic(topic, 4)
     broker = KafkaBroker(bootstrap)
-    overlap = _Overlap()
+    overlap = Overlap()
     seen: dict[int, list[int]] = {}
 
     @broker.subscriber(topic, group_id=group, max_workers=4, auto_offset_reset="earliest")
@@ -65,7 +49,7 @@ async def test_concurrent_between_partitions_overlaps_and_keeps_partition_order(
 
 async def test_concurrent_without_group_keeps_same_key_order(bootstrap: str, topic: str) -> None:
     broker = KafkaBroker(bootstrap)
-    overlap = _Overlap()
+    overlap = Overlap()
     by_key: dict[str, list[int]] = {}
 
     @broker.subscriber(topic, max_workers=4, auto_offset_reset="earliest")
