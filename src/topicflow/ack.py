@@ -85,6 +85,18 @@ class PartitionTracker:
             done.discard(finished)
             self.position = finished + 1
 
+    def advance(self, offset: int) -> None:
+        """``begin`` and ``finish`` of ``offset`` at once, for one-at-a-time handling.
+
+        With nothing else pending (the usual case: a partition's messages handled
+        in order, each finished before the next), this only moves the position.
+        """
+        if self._pending:
+            self._pending.append(offset)
+            self.finish(offset)
+        else:
+            self.position = offset + 1
+
     def begin_many(self, offsets: Iterable[int]) -> None:
         """``begin`` for each of ``offsets`` (in delivery order)."""
         self._pending.extend(offsets)

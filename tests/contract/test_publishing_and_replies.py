@@ -85,6 +85,34 @@ async def test_kafka_response_sets_key_and_headers_and_keeps_the_correlation_id(
         assert msg.correlation_id == "c-1"
 
 
+async def test_a_publishers_own_key_and_headers_go_with_each_result(
+    backend: Backend, topic: str, group: str
+) -> None:
+    broker = backend.broker()
+    got: list[KafkaMessage] = []
+
+    # group_id: a committing subscriber, whose results are confirmed in the background.
+    @broker.subscriber(topic, group_id=group, **EARLY)
+    @broker.publisher(f"{topic}-out", key="fixed", headers={"x-source": "orders"})
+    async def forward(n: int) -> Echo:
+        return Echo(n=n + 1)
+
+    @broker.subscriber(f"{topic}-out", **EARLY)
+    async def collect(msg: KafkaMessage) -> None:
+        got.append(msg)
+
+    async with backend.run(broker) as br:
+        await br.publish(1, topic, correlation_id="c-9")
+        [msg] = got
+        assert await msg.decode() == {"n": 2}
+        assert msg.key == b"fixed"
+        assert msg.headers == {
+            "content-type": "application/json",
+            "correlation_id": "c-9",
+            "x-source": "orders",
+        }
+
+
 async def test_replies_go_to_reply_to_unless_no_reply(backend: Backend, topic: str) -> None:
     broker = backend.broker()
     answers: list[tuple[Any, str]] = []

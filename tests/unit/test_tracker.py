@@ -32,6 +32,24 @@ def test_position_stops_at_the_first_unfinished_message() -> None:
     assert tracker.position == 10
 
 
+def test_advance_moves_the_position_of_one_at_a_time_handling() -> None:
+    tracker = PartitionTracker()
+    for offset in (0, 1, 3):  # a gap, as on a compacted topic
+        tracker.advance(offset)
+        assert tracker.position == offset + 1
+    assert tracker.in_flight == 0
+
+
+def test_advance_never_passes_a_message_still_running() -> None:
+    tracker = PartitionTracker()
+    tracker.begin(4)  # handled elsewhere, not finished
+    tracker.advance(5)
+    assert tracker.position is None
+    tracker.finish(4)
+    assert tracker.position == 6
+    assert tracker.in_flight == 0
+
+
 def test_a_batch_finished_whole_moves_the_position_past_it() -> None:
     tracker = PartitionTracker()
     tracker.begin_many([3, 4, 6])  # offsets may have gaps

@@ -98,7 +98,8 @@ class ConsumerLoop:
         self._idle = asyncio.Event()
         self._idle.set()
         self._assigned = asyncio.Event()
-        self._attempts: dict[tuple[TopicPartition, int], int] = {}
+        #: Deliveries so far of each nacked message awaiting its redelivery.
+        self.attempts: dict[tuple[TopicPartition, int], int] = {}
         #: Publishes of handlers that returned, whose messages finish once they are confirmed.
         self._unconfirmed: set[asyncio.Future[Any]] = set()
 
@@ -258,8 +259,8 @@ class ConsumerLoop:
 
         ``tracker`` is ``tp``'s, when the caller has it at hand (saves a lookup).
         """
-        if self._attempts:
-            self._attempts.pop((tp, offset), None)
+        if self.attempts:
+            self.attempts.pop((tp, offset), None)
         committer = self.committer
         if committer is not None:
             (tracker or committer.tracker(tp)).finish(offset)
@@ -267,9 +268,9 @@ class ConsumerLoop:
 
     def finish_many(self, tp: TopicPartition, offsets: Sequence[int]) -> None:
         """Every offset in ``offsets`` (of ``tp``, in delivery order) is finished."""
-        if self._attempts:
+        if self.attempts:
             for offset in offsets:
-                self._attempts.pop((tp, offset), None)
+                self.attempts.pop((tp, offset), None)
         committer = self.committer
         if committer is not None:
             committer.tracker(tp).finish_many(offsets)
@@ -342,8 +343,8 @@ class ConsumerLoop:
             return
         if self.committer is not None:
             self.committer.tracker(tp).rewind(offset)
-        attempt = self._attempts.get((tp, offset), 0)
-        self._attempts[(tp, offset)] = attempt + 1
+        attempt = self.attempts.get((tp, offset), 0)
+        self.attempts[(tp, offset)] = attempt + 1
         delay = self._backoff.delay(attempt)
         self._log(
             logging.INFO,

@@ -175,6 +175,7 @@ class DefaultPublisher:
         self.autoflush = autoflush
         self._scope: Scope | None = None
         self._send: Callable[[PublishCommand], Awaitable[Any]] | None = None
+        self._result_cmd: PublishCommand | None = None
 
     @property
     def topic(self) -> str:
@@ -197,11 +198,28 @@ class DefaultPublisher:
         self._scope = scope
         broker = scope.broker
         self._send = wrap_publish(broker._send, scope.middlewares, broker.context)
+        # What publish() would build for a handler's plain result, built once: when no
+        # middleware watches publishes and nothing is flushed or batched, results go
+        # straight to the transport (see publish_result).
+        plain = not (scope.middlewares or self.autoflush or self.batch)
+        self._result_cmd = (
+            PublishCommand(
+                body=None,
+                topic=self.topic,
+                key=self.key,
+                partition=self.partition,
+                headers=self.headers,
+                reply_to=self.reply_to,
+            )
+            if plain
+            else None
+        )
 
     def unbind(self) -> None:
         """Forget the resolved settings (the broker resolves again)."""
         self._scope = None
         self._send = None
+        self._result_cmd = None
 
     def bound(self, scope: Scope) -> DefaultPublisher:
         """This publisher resolved at ``scope``: itself if it already is, else a copy."""
@@ -283,6 +301,24 @@ class DefaultPublisher:
         its future is appended to that list, and the subscriber finishes the
         consumed message once it resolves (so the next message need not wait).
         """
+        cmd = self._result_cmd
+        if cmd is not None and self._scope is not None and not isinstance(result, Response):
+            # publish()'s steps without its options: encode with the settings built at
+            # bind, and hand the record to the transport.
+            value, key, headers = encode_record(result, cmd, correlation_id)
+            future = await self._scope.broker._transport_or_raise().send(
+                cmd.topic,
+                value,
+                key=key,
+                partition=cmd.partition,
+                timestamp_ms=None,
+                headers=headers,
+            )
+            if unconfirmed is None:
+                await future
+            else:
+                unconfirmed.append(future)
+            return
         if isinstance(result, Response):
             options = result.options()
             options["correlation_id"] = options["correlation_id"] or correlation_id
