@@ -38,8 +38,9 @@ if TYPE_CHECKING:
     from unittest.mock import MagicMock
 
     from topicflow.kafka._delivery import DeliveryLedger
+    from topicflow.kafka._handling import Handler
     from topicflow.kafka._loop import ConsumerLoop
-    from topicflow.kafka._subscriber import Handler, Subscriber
+    from topicflow.kafka._subscriber import Subscriber
     from topicflow.kafka._transport import ConsumerRecord, TopicPartition
     from topicflow.kafka.broker.broker import KafkaBroker
     from topicflow.kafka.message import KafkaMessage

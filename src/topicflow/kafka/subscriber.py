@@ -9,9 +9,9 @@ ConcurrentDefaultSubscriber         up to ``max_workers`` messages; same key sta
 ConcurrentBetweenPartitionsSub...   ``max_workers`` consumers in the group; partition order kept
 ==================================  ==========================================================
 
-What they share (handlers, settings, lifecycle, the handling of one message) is
-in ``_subscriber.py``; what one consumer does (fetching, rebalances, offsets) is
-in ``_loop.py``.
+What they share is in ``_subscriber.py`` (handlers, settings, lifecycle) and
+``_handling.py`` (the handling of one message); what one consumer does
+(fetching, rebalances, offsets) is in ``_loop.py``.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from topicflow._di import compile_batch_handler
 from topicflow.ack import AckPolicy
 from topicflow.exceptions import AckMessage, DecodeError, NackMessage, RejectMessage, SetupError
-from topicflow.kafka._subscriber import ON_ERROR, Handler, Subscriber
+from topicflow.kafka._handling import ON_ERROR, Handler
+from topicflow.kafka._subscriber import Subscriber
 from topicflow.kafka.message import ACKED, NACKED, REJECTED
 
 if TYPE_CHECKING:
