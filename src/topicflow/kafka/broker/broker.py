@@ -316,19 +316,22 @@ class KafkaBroker(KafkaRegistrator):
         """
         if not topic:
             raise SetupError("publish() needs a topic: broker.publish(body, 'orders')")
-        result: RecordMetadata | asyncio.Future[RecordMetadata] = await self._publish_chain(
-            PublishCommand(
-                body=message,
-                topic=topic,
-                key=key,
-                partition=partition,
-                timestamp_ms=timestamp_ms,
-                headers=headers or {},
-                correlation_id=correlation_id,
-                reply_to=reply_to,
-                no_confirm=no_confirm,
-            )
+        cmd = PublishCommand(
+            body=message,
+            topic=topic,
+            key=key,
+            partition=partition,
+            timestamp_ms=timestamp_ms,
+            headers=headers or {},
+            correlation_id=correlation_id,
+            reply_to=reply_to,
+            no_confirm=no_confirm,
         )
+        result: RecordMetadata | asyncio.Future[RecordMetadata]
+        if self._middlewares:
+            result = await self._publish_chain(cmd)
+        else:  # nothing watches publishes: two coroutines fewer on every publish
+            result = await send(self._transport_or_raise(), cmd)
         return result
 
     async def publish_batch(
