@@ -9,8 +9,10 @@ publish records with the same value and headers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -158,6 +160,25 @@ async def publish_confirmed(p: dict[str, Any]) -> dict[str, Any]:
     finally:
         await producer.stop()
     return {"count": count, "seconds": elapsed, "rate": count / elapsed}
+
+
+@contextlib.asynccontextmanager
+async def confirmed_publisher(
+    p: dict[str, Any],
+) -> AsyncIterator[Callable[[Order], Awaitable[Any]]]:
+    """Scenario 5's one step, ``send_and_wait()`` of one record, on a started producer."""
+    producer = _producer(p)
+    await producer.start()
+    topic = p["topic"]
+
+    async def publish(order: Order) -> Any:
+        value = order.__pydantic_serializer__.to_json(order)
+        return await producer.send_and_wait(topic, value, headers=_headers())
+
+    try:
+        yield publish
+    finally:
+        await producer.stop()
 
 
 async def pipeline(p: dict[str, Any]) -> dict[str, Any]:

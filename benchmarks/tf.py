@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from benchmarks.common import (
@@ -98,6 +100,21 @@ async def publish_no_confirm(p: dict[str, Any]) -> dict[str, Any]:
 async def publish_confirmed(p: dict[str, Any]) -> dict[str, Any]:
     """``await publish()`` one after another."""
     return await _publish(p, confirm=True)
+
+
+@contextlib.asynccontextmanager
+async def confirmed_publisher(
+    p: dict[str, Any],
+) -> AsyncIterator[Callable[[Order], Awaitable[Any]]]:
+    """Scenario 5's one step, ``await broker.publish(order, topic)``, on a connected broker
+    (``benchmarks/together.py`` times it beside the other implementations)."""
+    async with _broker(p) as broker:
+        topic = p["topic"]
+
+        async def publish(order: Order) -> Any:
+            return await broker.publish(order, topic)
+
+        yield publish
 
 
 async def pipeline(p: dict[str, Any]) -> dict[str, Any]:

@@ -14,7 +14,13 @@ import importlib
 import json
 import sys
 
-FRAMEWORKS = {"topicflow": "benchmarks.tf", "raw": "benchmarks.raw", "faststream": "benchmarks.fs"}
+FRAMEWORKS = {
+    "topicflow": "benchmarks.tf",
+    "raw": "benchmarks.raw",
+    "faststream": "benchmarks.fs",
+    # All of them in this one process, taking turns (scenario 5; see together.py).
+    "together": "benchmarks.together",
+}
 
 
 def main(argv: list[str] | None = None) -> int:
