@@ -262,6 +262,16 @@ def run_worker(
     return {"error": f"exit {done.returncode}: " + " | ".join(tail)}
 
 
+def _reachable(bootstrap: str) -> bool:
+    """True when the first bootstrap address accepts a connection."""
+    host, _, port = bootstrap.split(",")[0].rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def wait_for_kafka(bootstrap: str, timeout: float = 120) -> bool:
     """True once the broker accepts connections again (a shared one may restart)."""
     host, _, port = bootstrap.split(",")[0].rpartition(":")
@@ -521,8 +531,27 @@ def main(argv: list[str] | None = None) -> int:
         help="also run topicflow's scenarios once under pyinstrument (.cache/bench/)",
     )
     args = parser.parse_args(argv)
-    wanted = _numbers(args.scenarios)
+    try:
+        wanted = _numbers(args.scenarios)
+    except ValueError:
+        parser.error(f"--scenarios {args.scenarios!r}: use numbers and ranges, e.g. 1,2,7 or 1-3")
+    known = {scenario.number for scenario in SCENARIOS}
+    if not wanted or wanted - known:
+        parser.error(
+            f"--scenarios {args.scenarios!r}: there are scenarios 1-{max(known)} "
+            "(see benchmarks/README.md)"
+        )
     frameworks = tuple(f for f in args.frameworks.split(",") if f)
+    unknown = sorted(set(frameworks) - set(FRAMEWORKS))
+    if unknown or not frameworks:
+        parser.error(f"--frameworks {args.frameworks!r}: choose among {', '.join(FRAMEWORKS)}")
+    if args.reps < 1:
+        parser.error("--reps must be at least 1")
+    if not _reachable(args.bootstrap):
+        parser.error(
+            f"no Kafka answers at {args.bootstrap}: start one with scripts/kafka start, or "
+            "unset KAFKA_BOOTSTRAP and let ./scripts/bench start it"
+        )
     if "faststream" in frameworks and importlib.util.find_spec("faststream") is None:
         print("FastStream is not installed here; run ./scripts/bench (its venv has it)")
         frameworks = tuple(f for f in frameworks if f != "faststream")
