@@ -274,12 +274,9 @@ def _reachable(bootstrap: str) -> bool:
 
 def wait_for_kafka(bootstrap: str, timeout: float = 120) -> bool:
     """True once the broker accepts connections again (a shared one may restart)."""
-    host, _, port = bootstrap.split(",")[0].rpartition(":")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            socket.create_connection((host, int(port)), timeout=2).close()
-        except OSError:
+        if not _reachable(bootstrap):
             time.sleep(1)
             continue
         time.sleep(5)  # listening is not yet serving: let it load its partitions
@@ -462,6 +459,12 @@ def _load() -> str:
     return " / ".join(f"{value:.2f}" for value in os.getloadavg()) + " (1 / 5 / 15 min)"
 
 
+def _more_reps(reps: int) -> str:
+    """`` (7 for scenario 5, ...)``: the scenarios that ask for more than ``reps``."""
+    more = [f"{s.min_reps} for scenario {s.number}" for s in SCENARIOS if s.min_reps > reps]
+    return f" ({', '.join(more)})" if more else ""
+
+
 def write_results(
     path: Path,
     rows: list[tuple[Scenario, dict[str, Any]]],
@@ -474,8 +477,7 @@ def write_results(
         "# Benchmark results",
         "",
         f"Latest full run of `./scripts/bench`: {datetime.date.today().isoformat()}, "
-        f"{args.reps} repetitions per implementation (7 for scenario 5, 5 for scenario 7; "
-        "median reported), "
+        f"{args.reps} repetitions per implementation{_more_reps(args.reps)}, median reported; "
         f"{seconds / 60:.1f} minutes in all.",
         "",
         table(rows),

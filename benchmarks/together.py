@@ -18,21 +18,17 @@ import time
 from typing import Any
 
 from benchmarks.common import Order, make_order
+from benchmarks.run import order_for
 
 MODULES = {"topicflow": "benchmarks.tf", "raw": "benchmarks.raw", "faststream": "benchmarks.fs"}
 #: Publishes per implementation before timing: connections, metadata, warm code paths.
 WARMUP = 50
 
 
-def rotated(turn: int, frameworks: list[str]) -> list[str]:
-    shift = turn % len(frameworks)
-    return frameworks[shift:] + frameworks[:shift]
-
-
 async def publish_confirmed(p: dict[str, Any]) -> dict[str, Any]:
     """``{framework: {"count", "seconds", "rate"}}`` for ``p["frameworks"]``, each
     publishing to its own topic (``p["topics"][framework]``)."""
-    frameworks: list[str] = p["frameworks"]
+    frameworks: tuple[str, ...] = tuple(p["frameworks"])
     count, chunk = p["count"], p["chunk"]
     orders = [make_order(i) for i in range(count)]
     elapsed = dict.fromkeys(frameworks, 0.0)
@@ -49,7 +45,7 @@ async def publish_confirmed(p: dict[str, Any]) -> dict[str, Any]:
                 await publishers[framework](make_order(-i))
         for turn, start in enumerate(range(0, count, chunk)):
             batch: list[Order] = orders[start : start + chunk]
-            for framework in rotated(turn, frameworks):
+            for framework in order_for(turn, frameworks):
                 publish = publishers[framework]
                 started = time.perf_counter()
                 for order in batch:
