@@ -117,23 +117,30 @@ async def send(transport: Transport, cmd: PublishCommand) -> Any:
             cmd.topic, records, partition=cmd.partition, timestamp_ms=cmd.timestamp_ms
         )
     else:
-        value, key, headers = encode_record(cmd.body, cmd, correlation_id)
-        if value is None and key is None:
-            raise PublishError(
-                f"publishing None to {cmd.topic!r} without a key: a Kafka record needs a "
-                "value or a key. Pass key= for a tombstone, or b'' for an empty message."
-            )
-        future = await transport.send(
-            cmd.topic,
-            value,
-            key=key,
-            partition=cmd.partition,
-            timestamp_ms=cmd.timestamp_ms,
-            headers=headers,
-        )
+        future = await send_one(transport, cmd, cmd.body, correlation_id)
     if cmd.no_confirm:
         return future
     return await future
+
+
+async def send_one(
+    transport: Transport, cmd: PublishCommand, body: Any, correlation_id: str
+) -> asyncio.Future[Any]:
+    """Encode ``body`` with ``cmd``'s settings and queue it; the confirmation's future."""
+    value, key, headers = encode_record(body, cmd, correlation_id)
+    if value is None and key is None:
+        raise PublishError(
+            f"publishing None to {cmd.topic!r} without a key: a Kafka record needs a "
+            "value or a key. Pass key= for a tombstone, or b'' for an empty message."
+        )
+    return await transport.send(
+        cmd.topic,
+        value,
+        key=key,
+        partition=cmd.partition,
+        timestamp_ms=cmd.timestamp_ms,
+        headers=headers,
+    )
 
 
 class DefaultPublisher:
@@ -303,17 +310,9 @@ class DefaultPublisher:
         """
         cmd = self._result_cmd
         if cmd is not None and self._scope is not None and not isinstance(result, Response):
-            # publish()'s steps without its options: encode with the settings built at
-            # bind, and hand the record to the transport.
-            value, key, headers = encode_record(result, cmd, correlation_id)
-            future = await self._scope.broker._transport_or_raise().send(
-                cmd.topic,
-                value,
-                key=key,
-                partition=cmd.partition,
-                timestamp_ms=None,
-                headers=headers,
-            )
+            # publish()'s steps without its options: the settings were built at bind.
+            transport = self._scope.broker._transport_or_raise()
+            future = await send_one(transport, cmd, result, correlation_id)
             if unconfirmed is None:
                 await future
             else:
