@@ -1,8 +1,8 @@
 """Handler signatures, compiled once at registration into a call plan.
 
 A handler's parameters are read when it is registered and turned into the
-cheapest way to build its arguments from a message: a pydantic ``TypeAdapter``
-that validates the record bytes directly for the body, plain lookups for
+cheapest way to build its arguments from a message: a reader that validates
+the record bytes directly for the body (``topicflow._body``), plain lookups for
 ``KafkaMessage``, ``Path``, ``Header`` and ``Context`` parameters, and compiled
 sub-plans for ``Depends``. Nothing is introspected per message.
 
@@ -23,10 +23,9 @@ import inspect
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, get_args, get_origin, get_type_hints
 
-import pydantic_core
 from pydantic import ConfigDict, TypeAdapter, ValidationError, create_model
 
-from topicflow._codec import decode_body, is_json
+from topicflow._body import BODY_ERRORS, decode_error, read_any, reader, records_reader, where
 from topicflow._context import MISSING
 from topicflow.exceptions import DecodeError, SetupError
 from topicflow.params import ContextMarker, DependsMarker, HeaderMarker, Marker, PathMarker
@@ -34,13 +33,11 @@ from topicflow.params import ContextMarker, DependsMarker, HeaderMarker, Marker,
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable, Sequence
 
+    from topicflow._body import Reader
     from topicflow._context import ContextRepo
     from topicflow.kafka.message import KafkaMessage
 
 __all__ = ["BatchPlan", "HandlerPlan", "compile_batch_handler", "compile_handler"]
-
-#: Errors of reading the input (ValidationError and UnicodeDecodeError are ValueErrors too).
-_BODY_ERRORS = (ValueError,)
 
 
 class _State:
@@ -60,7 +57,7 @@ class _State:
             if self.decode is not None:
                 self.cache["body"] = await self.decode(msg)
             else:
-                self.cache["body"] = decode_body(msg.raw_message.value, msg.content_type)
+                self.cache["body"] = read_any(msg.raw_message)
         return self.cache["body"]
 
 
@@ -144,18 +141,18 @@ def compile_handler(func: Callable[..., Any]) -> HandlerPlan:
 
     body_type: Any = None
     body_resolvers: list[tuple[str, Callable[[_State], Awaitable[Any]]]] = []
-    fast_extract: Callable[[KafkaMessage], Any] | None = None
+    fast_read: Reader | None = None
     if len(body_params) == 1:
         name, body_type, _ = body_params[0]
-        fast_extract = _extractor(body_type)
-        body_resolvers.append((name, _body_resolver(body_type, fast_extract, None)))
+        fast_read = reader(body_type)
+        body_resolvers.append((name, _body_resolver(body_type, fast_read, None)))
     elif body_params:
         body_type = create_model(  # type: ignore[call-overload]
             f"{_name(func)}_body",
             __config__=ConfigDict(arbitrary_types_allowed=True),
             **{name: (tp, default) for name, tp, default in body_params},
         )
-        model_resolver = _body_resolver(body_type, _extractor(body_type), "model")
+        model_resolver = _body_resolver(body_type, reader(body_type), "model")
         for name, _, _ in body_params:
             body_resolvers.append((name, _field_of(model_resolver, name)))
 
@@ -165,10 +162,10 @@ def compile_handler(func: Callable[..., Any]) -> HandlerPlan:
         kind=_kind(func),
         needs_stack=stack[0],
     )
-    fast = fast_extract is not None and not other and spec.kind in ("async", "sync")
+    fast = fast_read is not None and not other and spec.kind in ("async", "sync")
     if fast:
-        assert fast_extract is not None
-        call = _fast_call(func, fast_extract)
+        assert fast_read is not None
+        call = _fast_call(func, fast_read)
     else:
         call = _general_call(spec, (), None)
     return HandlerPlan(
@@ -202,14 +199,14 @@ def compile_batch_handler(func: Callable[..., Any]) -> BatchPlan:
             f"batch handler {_name(func)} takes {annotation!r}; annotate it as list[T], "
             "e.g. list[Order]: each record is validated as T"
         )
-    extract_item = _extractor(item)
+    read = reader(item)
     call_func = _as_async(func)
 
     def extract(msg: KafkaMessage) -> Any:
         try:
-            return extract_item(msg)
-        except _BODY_ERRORS as exc:
-            raise _decode_error(msg, exc) from exc
+            return read(msg.raw_message)
+        except BODY_ERRORS as exc:
+            raise decode_error(msg, exc) from exc
 
     async def call(bodies: list[Any]) -> Any:
         return await call_func(bodies)
@@ -220,74 +217,32 @@ def compile_batch_handler(func: Callable[..., Any]) -> BatchPlan:
         call=call,
         body_type=list[item],
         return_type=hints.get("return", Any),
-        extract_records=_records_extractor(item),
+        extract_records=records_reader(item),
     )
-
-
-def _records_extractor(annotation: Any) -> Callable[[Sequence[Any]], list[Any]] | None:
-    """Bodies of many records with ``_extractor``'s rules, in one tight loop.
-
-    A batch handler's items are validated in bulk: per record only the content
-    type is looked at (a Python loop over the few headers, last one wins) before
-    pydantic-core validates the bytes.
-    """
-    if annotation is Any or annotation is inspect.Parameter.empty or annotation is str:
-        return None  # decoded by content type, or text rules: the message path does it
-    if annotation is bytes:
-        return lambda records: [b"" if r.value is None else r.value for r in records]
-    adapter: TypeAdapter[Any] = TypeAdapter(annotation)
-    validate_json: Callable[[Any], Any] = adapter.validate_json
-    validate_python: Callable[[Any], Any] = adapter.validate_python
-    core = getattr(adapter, "validator", None)
-    if isinstance(core, pydantic_core.SchemaValidator):
-        validate_json = core.validate_json
-        validate_python = core.validate_python
-
-    def extract_records(records: Sequence[Any]) -> list[Any]:
-        bodies: list[Any] = []
-        append = bodies.append
-        for record in records:
-            value = record.value
-            if type(value) is not bytes:  # None, or a value_deserializer's result
-                append(validate_python(value))
-                continue
-            content_type = None
-            for name, raw in record.headers:
-                if name == "content-type":
-                    content_type = raw
-            if content_type is not None and content_type.startswith(b"text/"):
-                append(validate_python(value.decode()))
-            else:
-                append(validate_json(value))
-        return bodies
-
-    return extract_records
 
 
 # -- calls ---------------------------------------------------------------------
 
 
-def _fast_call(
-    func: Callable[..., Any], extract: Callable[[KafkaMessage], Any]
-) -> Callable[[KafkaMessage], Awaitable[Any]]:
+def _fast_call(func: Callable[..., Any], read: Reader) -> Callable[[KafkaMessage], Awaitable[Any]]:
     # The common case, kept to one validation and one call.
     if _kind(func) == "async":
         # A plain function returning the handler's own coroutine: the caller awaits
         # that directly, with no coroutine of ours wrapped around it per message.
         def call(msg: KafkaMessage) -> Awaitable[Any]:
             try:
-                value = extract(msg)
-            except _BODY_ERRORS as exc:
-                raise _decode_error(msg, exc) from exc
+                value = read(msg.raw_message)
+            except BODY_ERRORS as exc:
+                raise decode_error(msg, exc) from exc
             return func(value)  # type: ignore[no-any-return]
 
         return call
 
     async def call_sync(msg: KafkaMessage) -> Any:
         try:
-            value = extract(msg)
-        except _BODY_ERRORS as exc:
-            raise _decode_error(msg, exc) from exc
+            value = read(msg.raw_message)
+        except BODY_ERRORS as exc:
+            raise decode_error(msg, exc) from exc
         return func(value)
 
     return call_sync
@@ -447,15 +402,12 @@ def _lookup(
         value = get(msg)
         if value is MISSING:
             if default is ...:
-                raise DecodeError(
-                    f"topic={msg.topic} partition={msg.partition} offset={msg.offset}: "
-                    f"the message has no {what}"
-                )
+                raise DecodeError(f"{where(msg)}: the message has no {what}")
             return default
         try:
             return convert(value)
         except ValidationError as exc:
-            raise _decode_error(msg, exc) from exc
+            raise decode_error(msg, exc) from exc
 
     return lookup
 
@@ -492,24 +444,23 @@ def _body_field(name: str, annotation: Any, default: Any) -> Callable[[_State], 
         msg = state.msg
         try:
             body = await state.body()
-        except _BODY_ERRORS as exc:
-            raise _decode_error(msg, exc) from exc
+        except BODY_ERRORS as exc:
+            raise decode_error(msg, exc) from exc
         value = body.get(name, default) if isinstance(body, dict) else default
         if value is ...:
             raise DecodeError(
-                f"topic={msg.topic} partition={msg.partition} offset={msg.offset}: the body "
-                f"has no field {name!r}, which a dependency takes"
+                f"{where(msg)}: the body has no field {name!r}, which a dependency takes"
             )
         try:
             return convert(value)
         except ValidationError as exc:
-            raise _decode_error(msg, exc) from exc
+            raise decode_error(msg, exc) from exc
 
     return body_field
 
 
 def _body_resolver(
-    annotation: Any, extract: Callable[[KafkaMessage], Any], cache_key: str | None
+    annotation: Any, read: Reader, cache_key: str | None
 ) -> Callable[[_State], Awaitable[Any]]:
     adapter = None if annotation in (Any, bytes) else TypeAdapter(annotation)
 
@@ -519,12 +470,12 @@ def _body_resolver(
         msg = state.msg
         try:
             if state.decode is None:
-                value = extract(msg)
+                value = read(msg.raw_message)
             else:
                 decoded = await state.body()
                 value = decoded if adapter is None else adapter.validate_python(decoded)
-        except _BODY_ERRORS as exc:
-            raise _decode_error(msg, exc) from exc
+        except BODY_ERRORS as exc:
+            raise decode_error(msg, exc) from exc
         if cache_key is not None:
             state.cache[cache_key] = value
         return value
@@ -594,62 +545,6 @@ def _converter(annotation: Any) -> Callable[[Any], Any]:
     if annotation in (Any, inspect.Parameter.empty):
         return lambda value: value
     return TypeAdapter(annotation).validate_python
-
-
-def _extractor(annotation: Any) -> Callable[[KafkaMessage], Any]:
-    """The fastest way to get a value of ``annotation`` from a message body."""
-    if annotation is bytes:
-        return lambda msg: msg.body
-    if annotation is Any or annotation is inspect.Parameter.empty:
-        return lambda msg: decode_body(msg.raw_message.value, msg.content_type)
-    adapter: TypeAdapter[Any] = TypeAdapter(annotation)
-    validate_json: Callable[[Any], Any] = adapter.validate_json
-    validate_python: Callable[[Any], Any] = adapter.validate_python
-    core = getattr(adapter, "validator", None)
-    if isinstance(core, pydantic_core.SchemaValidator):
-        # pydantic-core's own methods: the bytes go straight to the compiled
-        # validator, without TypeAdapter's Python wrapper around each call.
-        validate_json = core.validate_json
-        validate_python = core.validate_python
-
-    if annotation is str:
-
-        def extract_text(msg: KafkaMessage) -> Any:
-            value = msg.raw_message.value
-            if type(value) is not bytes:  # None, or a value_deserializer's result
-                return validate_python(value)
-            if is_json(msg.content_type):
-                return validate_json(value)
-            return value.decode()
-
-        return extract_text
-
-    def extract(msg: KafkaMessage) -> Any:
-        record = msg.raw_message
-        value = record.value
-        if type(value) is not bytes:  # None, or a value_deserializer's result
-            return validate_python(value)
-        if record.headers:
-            content_type = msg.raw_header("content-type")
-            if content_type is not None and content_type.startswith(b"text/"):
-                return validate_python(value.decode())
-        # JSON, or no content type: pydantic-core parses and validates the bytes in one go.
-        return validate_json(value)
-
-    return extract
-
-
-def _decode_error(msg: KafkaMessage, exc: Exception) -> DecodeError:
-    if isinstance(exc, ValidationError):
-        reason = str(exc)
-    elif isinstance(exc, UnicodeDecodeError):
-        reason = f"the body is not valid UTF-8 text ({exc})"
-    else:
-        reason = f"the body could not be decoded ({exc})"
-    return DecodeError(
-        f"topic={msg.topic} partition={msg.partition} offset={msg.offset}: "
-        f"the body does not fit the handler's types: {reason}"
-    )
 
 
 def _as_async(func: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
