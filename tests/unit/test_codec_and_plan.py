@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from typing import Any
 
 import pytest
 from pydantic import BaseModel
 
-from topicflow import DecodeError, SetupError
+from topicflow import Context, DecodeError, SetupError
 from topicflow._codec import decode_body, encode_body, encode_key
+from topicflow._context import ContextRepo
 from topicflow._di import compile_batch_handler, compile_handler
 from topicflow.kafka import ConsumerRecord, KafkaMessage
 
@@ -184,3 +186,30 @@ def test_batch_bodies_read_from_records_equal_those_read_from_messages(item: Any
         assert plan.extract_records(fitting) == [e for e in expected if e is not DecodeError]
     else:
         assert plan.extract_records(records) == expected
+
+
+async def test_the_fast_path_returns_the_handlers_own_coroutine() -> None:
+    async def handler(item: Item) -> str:
+        return item.name
+
+    call = compile_handler(handler).bind()
+    assert not inspect.iscoroutinefunction(call)  # no coroutine of ours per message
+    coroutine = call(KafkaMessage(record(b'{"name":"a","price":1}')))
+    assert inspect.iscoroutine(coroutine)
+    assert coroutine.cr_code is handler.__code__
+    assert await coroutine == "a"
+
+
+async def test_bind_keeps_the_context_in_the_call_not_in_the_plan() -> None:
+    async def handler(n: int, tenant: str = Context("tenant")) -> tuple[int, str]:
+        return n, tenant
+
+    plan = compile_handler(handler)
+    assert not any(isinstance(getattr(plan, f.name), list | dict) for f in dataclasses.fields(plan))
+    first, second = ContextRepo(), ContextRepo()
+    first.set_global("tenant", "acme")
+    second.set_global("tenant", "globex")
+    call_first = plan.bind(context=first)
+    call_second = plan.bind(context=second)  # a router included twice: two brokers
+    assert await call_first(KafkaMessage(record(b"1"))) == (1, "acme")
+    assert await call_second(KafkaMessage(record(b"2"))) == (2, "globex")
