@@ -16,9 +16,22 @@ the plan, so one plan bound twice (a router included twice) gives two
 independent calls. With none of those settings and one body parameter only, the
 call is one validation and one call of the handler.
 
-Errors while building the arguments from the message (body, headers, path)
-raise :class:`~topicflow.exceptions.DecodeError`, so the subscriber can tell a
-poison message from a failing handler or dependency.
+Errors while a message is handled are never :class:`~topicflow.exceptions.SetupError`,
+which stays for configuration found at registration or start:
+
+* input that does not fit (body, headers, ``Path``) raises
+  :class:`~topicflow.exceptions.DecodeError`, so the subscriber can tell a
+  poison message from a failing handler or dependency;
+* a ``Context("name")`` without ``default=`` that has no value when the message
+  is handled raises ``LookupError``, whose message names the fix
+  (``broker.context.set_global(name, value)``, or ``default=``). Context values
+  are looked up per message, not checked at start: globals may be set after the
+  broker started (by ``on_startup`` hooks inside ``TestKafkaBroker``), and
+  ``topicflow docs`` resolves subscribers without running any hook;
+* a generator dependency that does not yield, or yields a second time, raises
+  ``RuntimeError`` naming the fix.
+
+The subscriber treats these two like any exception of the handler.
 """
 
 from __future__ import annotations

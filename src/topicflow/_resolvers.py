@@ -135,10 +135,21 @@ def _context_value(key: str, default: Any) -> Callable[[State], Any]:
     return context_value
 
 
-def _context_missing(key: str, repo: ContextRepo | None, msg: KafkaMessage) -> Exception:
-    return SetupError(
-        f"Context({key!r}) is not set; set it with broker.context.set_global({key!r}, value)"
-    )
+def _context_missing(key: str, repo: ContextRepo | None, msg: KafkaMessage) -> LookupError:
+    # Not a SetupError: a global may be set after the broker started (on_startup hooks
+    # run then under TestKafkaBroker + TestApp), so only the message can tell.
+    head, _, rest = key.partition(".")
+    fix = f"or give it a default: Context({key!r}, default=None)"
+    if head == "message":
+        reason = f"the message has no {rest!r}; use a KafkaMessage attribute, {fix}"
+    elif repo is not None and repo.resolve(head, None) is not MISSING:
+        reason = f"{head!r} has no {rest!r}; check the name, {fix}"
+    else:
+        reason = (
+            f"nothing is set as {head!r}; call broker.context.set_global({head!r}, value) "
+            f"before messages arrive (e.g. in an on_startup hook), {fix}"
+        )
+    return LookupError(f"{where(msg)}: Context({key!r}) has no value: {reason}")
 
 
 def _body_field_arg(name: str, annotation: Any, default: Any) -> Arg:

@@ -251,7 +251,8 @@ def _no_yield(gen: Any) -> RuntimeError:
     )
 
 
-def _second_yield(gen: Any) -> Exception:
-    from topicflow.exceptions import SetupError
-
-    return SetupError(f"dependency {gen.__qualname__} must yield exactly once")
+def _second_yield(gen: Any) -> RuntimeError:
+    return RuntimeError(
+        f"dependency {gen.__qualname__} yielded a second time; a generator dependency "
+        "yields exactly once: put the cleanup after that yield, without another one"
+    )
