@@ -65,7 +65,8 @@ def Header(name: str | None = None, *, default: Any = _REQUIRED) -> Any:
 def Context(name: str | None = None, *, default: Any = _REQUIRED) -> Any:
     """A value of the broker's context: ``"message"``, ``"broker"``, ``"logger"``,
     ``"app"``, ``"context"``, or one set with ``broker.context.set_global(name, value)``.
-    Dotted names reach into it: ``Context("message.headers")``."""
+    Dotted names reach into it: ``Context("message.headers")``. Looked up per message:
+    missing and no default, the message fails with ``LookupError``."""
     return ContextMarker(name, default)
 
 

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
+import re
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
 from pydantic import BaseModel
 
-from topicflow import DecodeError, SetupError
+from topicflow import App, Context, DecodeError, Depends, SetupError, TestApp
 from topicflow._codec import decode_body, encode_body, encode_key
+from topicflow._context import ContextRepo
 from topicflow._di import compile_batch_handler, compile_handler
-from topicflow.kafka import ConsumerRecord, KafkaMessage
+from topicflow.kafka import ConsumerRecord, KafkaBroker, KafkaMessage, TestKafkaBroker
 
 
 class Item(BaseModel):
@@ -184,3 +188,155 @@ def test_batch_bodies_read_from_records_equal_those_read_from_messages(item: Any
         assert plan.extract_records(fitting) == [e for e in expected if e is not DecodeError]
     else:
         assert plan.extract_records(records) == expected
+
+
+async def test_the_fast_path_returns_the_handlers_own_coroutine() -> None:
+    async def handler(item: Item) -> str:
+        return item.name
+
+    call = compile_handler(handler).bind()
+    assert not inspect.iscoroutinefunction(call)  # no coroutine of ours per message
+    coroutine = call(KafkaMessage(record(b'{"name":"a","price":1}')))
+    assert inspect.iscoroutine(coroutine)
+    assert coroutine.cr_code is handler.__code__
+    assert await coroutine == "a"
+
+
+async def test_bind_keeps_the_context_in_the_call_not_in_the_plan() -> None:
+    async def handler(n: int, tenant: str = Context("tenant")) -> tuple[int, str]:
+        return n, tenant
+
+    plan = compile_handler(handler)
+    assert not any(isinstance(getattr(plan, f.name), list | dict) for f in dataclasses.fields(plan))
+    first, second = ContextRepo(), ContextRepo()
+    first.set_global("tenant", "acme")
+    second.set_global("tenant", "globex")
+    call_first = plan.bind(context=first)
+    call_second = plan.bind(context=second)  # a router included twice: two brokers
+    assert await call_first(KafkaMessage(record(b"1"))) == (1, "acme")
+    assert await call_second(KafkaMessage(record(b"2"))) == (2, "globex")
+
+
+async def test_a_context_value_missing_at_message_time_is_a_lookup_error() -> None:
+    async def handler(n: int, tenant: str = Context("tenant")) -> str:
+        return tenant
+
+    repo = ContextRepo()
+    call = compile_handler(handler).bind(context=repo)  # set later: no error at start
+    with pytest.raises(
+        LookupError, match=re.escape("broker.context.set_global('tenant', value)")
+    ) as info:
+        await call(KafkaMessage(record(b"1")))
+    assert not isinstance(info.value, SetupError)  # a failing message, not a configuration
+    assert "default=" in str(info.value)
+    assert "topic=t partition=0 offset=7" in str(info.value)
+    repo.set_global("tenant", "acme")  # values are looked up per message
+    assert await call(KafkaMessage(record(b"1"))) == "acme"
+    repo.reset_global("tenant")
+    with pytest.raises(LookupError, match="tenant"):
+        await call(KafkaMessage(record(b"1")))
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [("message.nope", "the message has no 'nope'"), ("settings.nope", "'settings' has no 'nope'")],
+)
+async def test_a_dotted_context_name_that_finds_nothing_is_a_lookup_error(
+    name: str, reason: str
+) -> None:
+    async def handler(value: Any = Context(name)) -> Any:
+        return value
+
+    async def with_default(value: Any = Context(name, default="fallback")) -> Any:
+        return value
+
+    repo = ContextRepo()
+    repo.set_global("settings", {"debug": True})
+    with pytest.raises(LookupError, match=re.escape(reason)):
+        await compile_handler(handler).bind(context=repo)(KafkaMessage(record(b"1")))
+    got = await compile_handler(with_default).bind(context=repo)(KafkaMessage(record(b"1")))
+    assert got == "fallback"
+
+
+@pytest.mark.parametrize("asynchronous", [False, True])
+async def test_a_dependency_that_yields_twice_is_a_runtime_error(asynchronous: bool) -> None:
+    events: list[str] = []
+
+    def twice() -> Iterator[int]:
+        try:
+            yield 1
+            events.append("after first yield")
+            yield 2
+        finally:
+            events.append("closed")
+
+    async def twice_async() -> AsyncIterator[int]:
+        try:
+            yield 1
+            events.append("after first yield")
+            yield 2
+        finally:
+            events.append("closed")
+
+    async def handler(value: int = Depends(twice_async if asynchronous else twice)) -> None:
+        events.append(f"handler {value}")
+
+    with pytest.raises(RuntimeError, match="yielded a second time") as info:
+        await compile_handler(handler).call(KafkaMessage(record(b"1")))
+    assert not isinstance(info.value, SetupError)
+    assert "yields exactly once" in str(info.value)
+    assert events == ["handler 1", "after first yield", "closed"]
+
+
+async def test_a_generator_dependency_that_never_yields_is_a_runtime_error() -> None:
+    def never() -> Iterator[int]:
+        return
+        yield  # a generator all the same
+
+    async def handler(value: int = Depends(never)) -> None:
+        raise AssertionError("not called")
+
+    with pytest.raises(RuntimeError, match="returned without yielding"):
+        await compile_handler(handler).call(KafkaMessage(record(b"1")))
+
+
+async def test_a_custom_decoder_runs_once_before_the_dependencies() -> None:
+    events: list[str] = []
+
+    async def decoder(msg: KafkaMessage) -> Any:
+        events.append("decode")
+        return {"name": msg.body.decode(), "price": 1}
+
+    def audit() -> None:  # reads no body, runs after the decoder all the same
+        events.append("audit")
+
+    def priced(price: float) -> float:  # a field of the decoded body
+        events.append("priced")
+        return price * 2
+
+    async def handler(item: Item, doubled: float = Depends(priced)) -> tuple[Item, float]:
+        return item, doubled
+
+    call = compile_handler(handler).bind(decoder=decoder, dependencies=[audit, priced])
+    got = await call(KafkaMessage(record(b"pen")))
+    assert got == (Item(name="pen", price=1), 2.0)
+    assert events == ["decode", "audit", "priced"]  # priced cached: once for both uses
+
+
+async def test_a_global_set_by_an_on_startup_hook_after_the_broker_started_is_found() -> None:
+    broker = KafkaBroker("memory:9092")
+    app = App(broker)
+    got: list[str] = []
+
+    @app.on_startup
+    def connect() -> None:
+        broker.context.set_global("db", "connection")
+
+    @broker.subscriber("orders")
+    async def handle(body: str, db: str = Context("db")) -> None:
+        got.append(f"{body} via {db}")
+
+    # The broker starts (and binds its handlers) before the app's hooks run.
+    async with TestKafkaBroker(broker) as br, TestApp(app):
+        await br.publish("order", "orders")
+    assert got == ["order via connection"]

@@ -1,0 +1,263 @@
+"""Handler and dependency parameters, compiled into resolvers of their arguments.
+
+Each parameter becomes an :class:`~topicflow._spec.Arg`. Lookups (the message,
+a header, a ``Path`` placeholder, a context value, the body read by its type)
+are plain functions of the message's state. A ``Depends`` is compiled into a
+:class:`~topicflow._spec.Spec` of its own; its arg awaits only when its graph
+calls an async function or async generator. A custom decoder is awaited once
+per message by the bound call, before any argument is built (``topicflow._di``),
+so body arguments never await.
+
+Errors: input that does not fit raises DecodeError (a poison message); a
+``Context`` without a value raises LookupError; a signature that cannot work
+raises SetupError, at registration.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import TYPE_CHECKING, Annotated, Any, get_args, get_origin, get_type_hints
+
+from pydantic import TypeAdapter, ValidationError
+
+from topicflow._body import BODY_ERRORS, decode_error, read_any, where
+from topicflow._context import MISSING
+from topicflow._spec import UNSET, Arg, solver, spec_of
+from topicflow.exceptions import DecodeError, SetupError
+from topicflow.params import ContextMarker, DependsMarker, HeaderMarker, Marker, PathMarker
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    from topicflow._body import Reader
+    from topicflow._context import ContextRepo
+    from topicflow._spec import Spec, State
+    from topicflow.kafka.message import KafkaMessage
+
+__all__ = [
+    "body_arg",
+    "compile_dependency",
+    "model_args",
+    "param_arg",
+    "qualname",
+    "signature_of",
+    "split_annotation",
+]
+
+
+def compile_dependency(dependency: Any) -> Spec:
+    """The spec of ``Depends(func)``, or of a bare function (``dependencies=[func]``)."""
+    marker = dependency if isinstance(dependency, DependsMarker) else DependsMarker(dependency)
+    func = marker.dependency
+    hints, params = signature_of(func)
+    args: list[Arg] = []
+    for param in params:
+        annotation, inner = split_annotation(hints.get(param.name, Any), param.default)
+        arg = param_arg(param.name, annotation, inner)
+        if arg is None:
+            default = ... if param.default is param.empty else param.default
+            arg = _body_field_arg(param.name, annotation, default)
+        args.append(arg)
+    return spec_of(func, args)
+
+
+# -- parameters ------------------------------------------------------------------
+
+
+def param_arg(name: str, annotation: Any, marker: Any) -> Arg | None:
+    """How to get one parameter, or None for a body parameter."""
+    from topicflow.kafka.message import KafkaMessage
+
+    if isinstance(annotation, type) and issubclass(annotation, KafkaMessage):
+        return Arg(name, _the_message)
+    if isinstance(marker, DependsMarker):
+        spec = compile_dependency(marker)
+        return Arg(
+            name,
+            solver(spec) if marker.use_cache else spec.invoke,
+            awaits=spec.awaits,
+            needs_stack=spec.needs_stack,
+            reads_body=spec.reads_body,
+        )
+    if isinstance(marker, PathMarker):
+        key = marker.name or name
+        get = _lookup(lambda msg: msg.path.get(key, MISSING), annotation, marker, f"Path({key!r})")
+        return Arg(name, get, path_name=key)
+    if isinstance(marker, HeaderMarker):
+        key = marker.name or name
+        what = f"header {key!r}"
+        return Arg(
+            name, _lookup(lambda msg: msg.headers.get(key, MISSING), annotation, marker, what)
+        )
+    if isinstance(marker, ContextMarker):
+        return Arg(name, _context_value(marker.name or name, marker.default))
+    return None
+
+
+def _the_message(state: State) -> Any:
+    return state.msg
+
+
+def _lookup(
+    get: Callable[[KafkaMessage], Any], annotation: Any, marker: Marker, what: str
+) -> Callable[[State], Any]:
+    convert = _converter(annotation)
+    default = marker.default
+
+    def lookup(state: State) -> Any:
+        msg = state.msg
+        value = get(msg)
+        if value is MISSING:
+            if default is ...:
+                raise DecodeError(f"{where(msg)}: the message has no {what}")
+            return default
+        try:
+            return convert(value)
+        except ValidationError as exc:
+            raise decode_error(msg, exc) from exc
+
+    return lookup
+
+
+def _context_value(key: str, default: Any) -> Callable[[State], Any]:
+    if key == "message":
+        return _the_message  # the message being handled is always there
+
+    def context_value(state: State) -> Any:
+        repo = state.context
+        value = MISSING if repo is None else repo.resolve(key, state.msg)
+        if value is MISSING:
+            if default is ...:
+                raise _context_missing(key, repo, state.msg)
+            return default
+        return value
+
+    return context_value
+
+
+def _context_missing(key: str, repo: ContextRepo | None, msg: KafkaMessage) -> LookupError:
+    # Not a SetupError: a global may be set after the broker started (on_startup hooks
+    # run then under TestKafkaBroker + TestApp), so only the message can tell.
+    head, _, rest = key.partition(".")
+    fix = f"or give it a default: Context({key!r}, default=None)"
+    if head == "message":
+        reason = f"the message has no {rest!r}; use a KafkaMessage attribute, {fix}"
+    elif repo is not None and repo.resolve(head, None) is not MISSING:
+        reason = f"{head!r} has no {rest!r}; check the name, {fix}"
+    else:
+        reason = (
+            f"nothing is set as {head!r}; call broker.context.set_global({head!r}, value) "
+            f"before messages arrive (e.g. in an on_startup hook), {fix}"
+        )
+    return LookupError(f"{where(msg)}: Context({key!r}) has no value: {reason}")
+
+
+def _body_field_arg(name: str, annotation: Any, default: Any) -> Arg:
+    """A dependency parameter taken from the field of the same name in the body."""
+    convert = _converter(annotation)
+
+    def body_field(state: State) -> Any:
+        msg = state.msg
+        body = state.body
+        if body is UNSET:
+            try:
+                body = state.body = read_any(msg.raw_message)
+            except BODY_ERRORS as exc:
+                raise decode_error(msg, exc) from exc
+        value = body.get(name, default) if isinstance(body, dict) else default
+        if value is ...:
+            raise DecodeError(
+                f"{where(msg)}: the body has no field {name!r}, which a dependency takes"
+            )
+        try:
+            return convert(value)
+        except ValidationError as exc:
+            raise decode_error(msg, exc) from exc
+
+    return Arg(name, body_field, reads_body=True)
+
+
+def body_arg(name: str, annotation: Any, read: Reader) -> Arg:
+    """The body parameter: read from the record, or validated from the decoder's result."""
+    return Arg(name, _body_getter(annotation, read), reads_body=True)
+
+
+def model_args(names: Iterable[str], model: Any, read: Reader) -> list[Arg]:
+    """Several body parameters: the fields of one model, validated once per message."""
+    get_model = _body_getter(model, read)
+
+    def model_of(state: State) -> Any:
+        value = state.model
+        if value is UNSET:
+            value = state.model = get_model(state)
+        return value
+
+    def field_of(name: str) -> Callable[[State], Any]:
+        return lambda state: getattr(model_of(state), name)
+
+    return [Arg(name, field_of(name), reads_body=True) for name in names]
+
+
+def _body_getter(annotation: Any, read: Reader) -> Callable[[State], Any]:
+    validate = None if annotation in (Any, bytes) else TypeAdapter(annotation).validate_python
+
+    def body(state: State) -> Any:
+        msg = state.msg
+        try:
+            decoded = state.decoded
+            if decoded is UNSET:
+                return read(msg.raw_message)
+            return decoded if validate is None else validate(decoded)
+        except BODY_ERRORS as exc:
+            raise decode_error(msg, exc) from exc
+
+    return body
+
+
+# -- signatures ------------------------------------------------------------------
+
+
+def signature_of(func: Callable[..., Any]) -> tuple[dict[str, Any], list[inspect.Parameter]]:
+    """The type hints and parameters of a handler or dependency; SetupError if unusable."""
+    if not callable(func):
+        raise SetupError(f"a handler must be a function, got {func!r}")
+    try:
+        hints = get_type_hints(func, include_extras=True)
+    except (NameError, TypeError) as exc:
+        raise SetupError(
+            f"cannot read the type annotations of {qualname(func)}: {exc}. Import the "
+            "names used in its annotations at module level."
+        ) from exc
+    params = list(inspect.signature(func).parameters.values())
+    for param in params:
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            raise SetupError(
+                f"{qualname(func)} takes *{param.name}; handlers need named parameters, "
+                "each with a type annotation"
+            )
+    return hints, params
+
+
+def split_annotation(annotation: Any, default: Any) -> tuple[Any, Any]:
+    """The plain type and the marker (from ``Annotated[...]`` or the default), if any."""
+    markers = (Marker, DependsMarker)
+    if get_origin(annotation) is Annotated:
+        base, *extras = get_args(annotation)
+        for extra in extras:
+            if isinstance(extra, markers):
+                return base, extra
+        annotation = base
+    if isinstance(default, markers):
+        return annotation, default
+    return annotation, None
+
+
+def qualname(func: Any) -> str:
+    """How errors name a function."""
+    return getattr(func, "__qualname__", repr(func))
+
+
+def _converter(annotation: Any) -> Callable[[Any], Any]:
+    if annotation in (Any, inspect.Parameter.empty):
+        return lambda value: value
+    return TypeAdapter(annotation).validate_python
