@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, cast
 
 import click
 
+from topicflow.cli._load import load_app
+
 if TYPE_CHECKING:
     from types import FrameType
 
@@ -30,9 +32,6 @@ _APP_DIR = click.option(
 
 
 def _load(app_path: str, app_dir: str) -> App:
-    # Imported here: cli.main imports this module to register the group.
-    from topicflow.cli.main import load_app
-
     return load_app(app_path, app_dir)
 
 
