@@ -1,7 +1,7 @@
 """The per-message cost of topicflow's consume path, without Kafka:
 ``python -m benchmarks.micro [--count N] [--policy ack|ack_first] [--batch]``.
 
-It hands pre-built records to a subscriber's ``_process`` exactly as the fetch
+It hands pre-built records to a subscriber's ``_dispatch`` exactly as the fetch
 loop does (offset tracking and commit bookkeeping included, the commit itself a
 no-op) and compares with the raw loop's work (``Order.model_validate_json`` per
 record). The difference is what the framework adds per message; it moves by
@@ -21,9 +21,10 @@ from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from benchmarks.common import Order, Shipped, order_record, ship
 from topicflow import AckPolicy
+from topicflow._tasks import Backoff, Supervision, TaskGroup
 from topicflow.ack import OffsetCommitter
 from topicflow.kafka import KafkaBroker
-from topicflow.kafka._loop import Backoff, ConsumerLoop
+from topicflow.kafka._loop import ConsumerLoop
 from topicflow.kafka._subscriber import FETCH_RECORDS
 from topicflow.kafka._transport import ConsumerSpec
 
@@ -40,17 +41,36 @@ def records(count: int, tp: TopicPartition) -> list[ConsumerRecord[bytes, bytes]
     return out
 
 
-async def nothing(offsets: Any) -> None:
-    return None
+class NullCommit:
+    """The group's consumer, as the committer sees it: commits go nowhere."""
+
+    async def commit(self, offsets: Any) -> None:
+        return None
 
 
 class NullTransport:
     """Takes publishes (the pipeline's) and confirms them at once."""
 
+    async def connect(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
     async def send(self, *args: Any, **kwargs: Any) -> asyncio.Future[None]:
         future = asyncio.get_running_loop().create_future()
         future.set_result(None)
         return future
+
+
+class NullObserver:
+    """Connects the broker to the NullTransport; leaves pipelines as they are."""
+
+    def transport(self, default: Any) -> Any:
+        return NullTransport()
+
+    def pipeline(self, subscriber: Any, consumer: Any, pipeline: Any) -> Any:
+        return pipeline
 
 
 async def topicflow_cost(
@@ -79,10 +99,13 @@ async def topicflow_cost(
             seen[0] += 1
 
     [sub] = broker.resolve()
-    broker._transport = NullTransport()  # type: ignore[assignment]
+    broker.observe(NullObserver())
+    await broker.connect()
     loop = ConsumerLoop(
         ConsumerSpec(topics=("t",), group_id="g"),
-        sub._process,  # type: ignore[attr-defined]
+        sub._dispatch,
+        pipeline=sub._pipeline,
+        tasks=TaskGroup("micro", Supervision(), None),
         name="micro",
         logger=None,
         graceful_timeout=1,
@@ -92,12 +115,12 @@ async def topicflow_cost(
         commit_interval=5,
     )
     loop.running = True
-    loop.committer = OffsetCommitter(nothing, logger=None)
+    loop.offsets = OffsetCommitter(NullCommit(), logger=None)
     tp = TopicPartition("t", 0)
     data = records(count, tp)
     best = float("inf")
     for _ in range(rounds):
-        loop.committer.forget([tp])
+        loop.offsets.forget([tp])
         # As the fetch loop hands them over: at most FETCH_RECORDS (max_records for a
         # batch) at a time, with the event loop running in between (where the
         # confirmations of the pipeline's publishes land and finish their messages).
@@ -105,7 +128,7 @@ async def topicflow_cost(
         chunks = [data[i : i + size] for i in range(0, count, size)]
         started = time.process_time()
         for chunk in chunks:
-            await sub._process(loop, {tp: chunk})  # type: ignore[attr-defined]
+            await sub._dispatch(loop, {tp: chunk})
             await asyncio.sleep(0)
         best = min(best, time.process_time() - started)
     return best / count

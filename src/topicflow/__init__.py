@@ -19,7 +19,9 @@ from topicflow.exceptions import (
     NackMessage,
     PublishError,
     RejectMessage,
+    RequestTimeout,
     SetupError,
+    SubscriberFailed,
     TopicflowError,
 )
 from topicflow.middlewares import BaseMiddleware
@@ -46,8 +48,10 @@ __all__ = [
     "Path",
     "PublishError",
     "RejectMessage",
+    "RequestTimeout",
     "Response",
     "SetupError",
+    "SubscriberFailed",
     "TestApp",
     "TopicflowError",
 ]

@@ -44,6 +44,11 @@ __all__ = [
     "split_annotation",
 ]
 
+#: A class attribute that marks a message class (``KafkaMessage`` sets it): a
+#: parameter annotated with such a class receives the message. A mark, not an
+#: import, so that compiling handlers needs nothing of ``topicflow.kafka``.
+MESSAGE_MARK = "__topicflow_message__"
+
 
 def compile_dependency(dependency: Any) -> Spec:
     """The spec of ``Depends(func)``, or of a bare function (``dependencies=[func]``)."""
@@ -66,9 +71,7 @@ def compile_dependency(dependency: Any) -> Spec:
 
 def param_arg(name: str, annotation: Any, marker: Any) -> Arg | None:
     """How to get one parameter, or None for a body parameter."""
-    from topicflow.kafka.message import KafkaMessage
-
-    if isinstance(annotation, type) and issubclass(annotation, KafkaMessage):
+    if isinstance(annotation, type) and getattr(annotation, MESSAGE_MARK, False):
         return Arg(name, _the_message)
     if isinstance(marker, DependsMarker):
         spec = compile_dependency(marker)

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
     from contextlib import AbstractAsyncContextManager
 
+    from topicflow.exceptions import SubscriberFailed
     from topicflow.kafka.broker.broker import KafkaBroker
 
 __all__ = ["App"]
@@ -128,7 +129,13 @@ class App:
             self._exit.set()
 
     async def run(self, **options: Any) -> None:
-        """Start, wait for SIGINT/SIGTERM or :meth:`exit`, then stop gracefully."""
+        """Start, wait for SIGINT/SIGTERM or :meth:`exit`, then stop gracefully.
+
+        When a broker gives up a crashing background task (see
+        :class:`~topicflow.kafka.Supervision`), the app stops as on a signal and
+        then raises that broker's :class:`~topicflow.SubscriberFailed`:
+        ``topicflow run`` prints its one-line reason and exits with code 1.
+        """
         self._exit = asyncio.Event()
         loop = asyncio.get_running_loop()
         signals = (signal.SIGINT, signal.SIGTERM)
@@ -144,14 +151,31 @@ class App:
                 if lifespan is not None:
                     await lifespan.__aexit__(None, None, None)
                 raise
-            await self._exit.wait()
+            failure = await self._wait_for_exit(self._exit)
             if self.logger is not None:
-                self.logger.info("%s stopping: finishing in-flight messages", self.title)
+                why = (
+                    "a subscriber failed" if failure is not None else "finishing in-flight messages"
+                )
+                self.logger.info("%s stopping: %s", self.title, why)
             await self.stop()
+            if failure is not None:
+                raise failure
         finally:
             for sig in signals:
                 loop.remove_signal_handler(sig)
             self._exit = None
+
+    async def _wait_for_exit(self, exit: asyncio.Event) -> SubscriberFailed | None:
+        """Until :meth:`exit` (a signal) or a broker's failure; the failure, if any."""
+        waits: list[asyncio.Future[object]] = [asyncio.ensure_future(exit.wait())]
+        waits += [asyncio.ensure_future(broker.wait_failed()) for broker in self.brokers]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
+            await asyncio.gather(*waits, return_exceptions=True)
+        return next((b.failure for b in self.brokers if b.failure is not None), None)
 
 
 async def _run_hooks(hooks: Iterable[Callable[..., Any]], options: Mapping[str, Any] = {}) -> None:

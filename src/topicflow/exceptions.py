@@ -9,7 +9,9 @@ the transport boundary, so user code never has to catch aiokafka types::
     ├── KafkaUnavailableError       the cluster cannot be reached or refused us
     │   └── KafkaAuthenticationError    it refused our credentials
     ├── PublishError                a record was not accepted by the cluster
+    ├── RequestTimeout              request() got no reply in time (also a TimeoutError)
     ├── CommitError                 an offset commit was refused (e.g. during a rebalance)
+    ├── SubscriberFailed            a background task kept crashing and was given up
     ├── DecodeError                 a body does not fit the handler's types (a poison message)
     └── HandlerException            raised *by handlers* to steer acknowledgement
         ├── AckMessage              finish the message (commit it), stop handling
@@ -31,7 +33,9 @@ __all__ = [
     "NackMessage",
     "PublishError",
     "RejectMessage",
+    "RequestTimeout",
     "SetupError",
+    "SubscriberFailed",
     "TopicflowError",
 ]
 
@@ -62,6 +66,19 @@ class KafkaAuthenticationError(KafkaUnavailableError):
 
 class PublishError(TopicflowError):
     """The cluster did not accept a record (after the client's own retries)."""
+
+
+class RequestTimeout(TopicflowError, TimeoutError):
+    """``request()`` got no reply within its ``timeout``; nothing is left behind."""
+
+
+class SubscriberFailed(TopicflowError):
+    """A subscriber's background task (fetching, committing, a worker) crashed more often
+    than ``KafkaBroker(supervision=...)`` allows and was given up.
+
+    ``App.run()`` (and so ``topicflow run``) stops the service and raises it, so
+    that the process exits with code 1 instead of living on without consuming.
+    """
 
 
 class CommitError(TopicflowError):

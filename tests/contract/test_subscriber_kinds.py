@@ -12,9 +12,9 @@ from typing import Any
 from pydantic import BaseModel
 
 from tests.contract.conftest import Backend
-from tests.helpers import Overlap
-from topicflow import Path
-from topicflow.kafka import KafkaMessage, TopicPartition
+from tests.helpers import Overlap, eventually
+from topicflow import AckPolicy, Path
+from topicflow.kafka import Backoff, KafkaMessage, TopicPartition
 from topicflow.kafka._memory import partition_for_key
 
 EARLY: dict[str, Any] = {"auto_offset_reset": "earliest"}
@@ -71,6 +71,37 @@ async def test_concurrent_default_overlaps_and_keeps_same_key_order(
 
     assert overlap.peak >= 2, overlap.peak
     assert by_key == {key: [n for n in range(count) if keys[n % len(keys)] == key] for key in keys}
+
+
+async def test_two_workers_nacking_one_partition_at_once_lose_nothing(
+    backend: Backend, topic: str
+) -> None:
+    # Offsets 0 and 2 of one partition fail together in two workers (keys x and z
+    # go to workers 0 and 2 by crc32): the partition is rewound to 0, and the later
+    # nack of 2 must not move it forward to 2, or 0 and 1 would be skipped.
+    broker = backend.broker(nack_backoff=Backoff(0.05, 1.0, 0.05))
+    tries: dict[int, int] = {}
+    failing: set[int] = set()
+    both = asyncio.Event()
+    succeeded: list[int] = []
+
+    @broker.subscriber(topic, max_workers=3, ack_policy=AckPolicy.NACK_ON_ERROR, **EARLY)
+    async def handle(n: int) -> None:
+        tries[n] = tries.get(n, 0) + 1
+        if n != 1 and tries[n] == 1:
+            failing.add(n)
+            if len(failing) == 2:
+                both.set()
+            await asyncio.wait_for(both.wait(), 10)
+            raise RuntimeError("fails the first time")
+        succeeded.append(n)
+
+    async with backend.run(broker) as br:
+        for n, key in enumerate(("x", "y", "z")):
+            await br.publish(n, topic, key=key, no_confirm=True)
+        await eventually(lambda: {0, 1, 2} <= set(succeeded), timeout=20)
+    assert tries[0] == 2
+    assert tries[2] == 2
 
 
 async def test_a_concurrent_handlers_publishes_join_the_cascade(

@@ -9,9 +9,11 @@ from typing import Any
 
 import pytest
 
-from topicflow.kafka._delivery import DeliveryLedger, HandOff, ObservedTransport
+from topicflow.kafka._delivery import DeliveryLedger, HandOff
 from topicflow.kafka._memory import MemoryKafka, MemoryTransport
-from topicflow.kafka._transport import ConsumerSpec, ConsumerTransport, TopicPartition
+from topicflow.kafka._observed import ObservedTransport
+from topicflow.kafka._seam import ConsumerTransport
+from topicflow.kafka._transport import ConsumerSpec, TopicPartition
 
 TP = TopicPartition("t", 0)
 

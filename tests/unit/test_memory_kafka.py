@@ -11,7 +11,8 @@ from aiokafka.partitioner import murmur2 as aiokafka_murmur2
 
 from topicflow.exceptions import CommitError, PublishError
 from topicflow.kafka._memory import MemoryKafka, MemoryTransport, murmur2, partition_for_key
-from topicflow.kafka._transport import ConsumerSpec, ConsumerStopped, TopicPartition
+from topicflow.kafka._seam import ConsumerStopped
+from topicflow.kafka._transport import ConsumerSpec, TopicPartition
 
 TP0 = TopicPartition("t", 0)
 TP1 = TopicPartition("t", 1)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from topicflow import SetupError
+from topicflow import AckPolicy, SetupError
 from topicflow.kafka import (
     BatchSubscriber,
     ConcurrentBetweenPartitionsSubscriber,
@@ -17,6 +17,8 @@ from topicflow.kafka import (
     DefaultSubscriber,
     KafkaBroker,
     KafkaMessage,
+    KafkaRouter,
+    TestKafkaBroker,
     TopicPartition,
 )
 from topicflow.kafka._options import CONSUMER_OPTION_NAMES, SubscriberConfig, SubscriberOptions
@@ -54,6 +56,66 @@ def test_misconfiguration_is_a_setup_error_naming_the_fix(
     broker = KafkaBroker()
     with pytest.raises(SetupError, match=re.escape(fix)):
         broker.subscriber(*args, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fix"),
+    [
+        ({"auto_offset_reset": "earliset"}, "did you mean 'earliest'?"),
+        ({"auto_offset_reset": "beginning"}, "is not one of 'earliest', 'latest', 'none'"),
+        ({"isolation_level": "committed"}, "did you mean 'read_committed'?"),
+        ({"session_timeout_ms": 0}, "session_timeout_ms must be a whole number of at least 1"),
+        ({"max_poll_records": 2.5}, "max_poll_records must be a whole number"),
+        ({"fetch_max_wait_ms": True}, "fetch_max_wait_ms must be a whole number"),
+        ({"max_records": 0, "batch": True}, "max_records must be a whole number of at least 1"),
+        (
+            {"session_timeout_ms": 6000, "heartbeat_interval_ms": 6000},
+            "must be below session_timeout_ms",
+        ),
+        ({"check_crcs": "yes"}, "check_crcs must be True or False"),
+        ({"ack_policy": "manual"}, "is not an AckPolicy; use e.g. ack_policy=AckPolicy."),
+        ({"batch": True, "ack_policy": AckPolicy.MANUAL}, "AckPolicy.MANUAL cannot apply"),
+        ({"group_instance_id": "pod-1"}, "needs a group: give group_id="),
+        ({"listener": object()}, "needs on_partitions_assigned(assigned)"),
+    ],
+    ids=[
+        "offset-reset-typo",
+        "offset-reset-word",
+        "isolation-typo",
+        "zero-timeout",
+        "float",
+        "bool-for-int",
+        "max-records",
+        "heartbeat",
+        "flag",
+        "policy-string",
+        "batch-manual",
+        "static-without-group",
+        "listener",
+    ],
+)
+def test_option_values_are_checked_at_registration(kwargs: dict[str, Any], fix: str) -> None:
+    broker = KafkaBroker()
+    with pytest.raises(SetupError, match=re.escape(fix)):
+        broker.subscriber("t", **kwargs)
+
+
+def test_a_broker_or_router_policy_must_be_an_ack_policy() -> None:
+    with pytest.raises(SetupError, match=re.escape("is not an AckPolicy; use e.g.")):
+        KafkaBroker(ack_policy="ack")  # type: ignore[arg-type]
+    with pytest.raises(SetupError, match=re.escape("is not an AckPolicy; use e.g.")):
+        KafkaRouter(ack_policy="nack_on_error")  # type: ignore[arg-type]
+
+
+async def test_a_batch_subscriber_inheriting_manual_fails_at_start() -> None:
+    broker = KafkaBroker("memory:9092", ack_policy=AckPolicy.MANUAL)
+
+    @broker.subscriber("t", batch=True)
+    async def handle(items: list[int]) -> None: ...
+
+    with pytest.raises(SetupError, match=re.escape("AckPolicy.MANUAL cannot apply")):
+        async with TestKafkaBroker(broker):
+            pass
 
 
 def test_a_bad_regex_is_a_setup_error() -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from topicflow import App, SetupError, TestApp
-from topicflow.kafka import KafkaBroker, KafkaMessage, TestKafkaBroker
+from topicflow.kafka import KafkaBroker, KafkaMessage, Supervision, TestKafkaBroker
 from topicflow.kafka._memory import partition_for_key
 from topicflow.kafka._transport import TopicPartition
 
@@ -136,7 +136,8 @@ async def test_handler_errors_are_logged_not_raised_into_the_publisher(
 async def test_a_stopped_or_crashed_subscriber_is_not_waited_for(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    broker = KafkaBroker(ADDRESS)
+    # No restarts: the first crash gives the fetch task up.
+    broker = KafkaBroker(ADDRESS, supervision=Supervision(max_restarts=0))
     stopped = broker.subscriber("a")
     stopped(_noop)
     # Nothing committed and auto_offset_reset="none": its fetch loop fails at once.
@@ -148,6 +149,23 @@ async def test_a_stopped_or_crashed_subscriber_is_not_waited_for(
         await asyncio.wait_for(br.publish(1, "a"), 2)
         await asyncio.wait_for(br.publish(1, "b"), 2)
     assert any("crashed" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_subscriber_restarting_after_a_crash_is_not_waited_for(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    broker = KafkaBroker(ADDRESS)  # the default supervision: restarts with a backoff
+    crashing = broker.subscriber("b", group_id="g", auto_offset_reset="none")
+    crashing(_noop)
+
+    caplog.set_level(logging.ERROR, logger="topicflow")
+    async with TestKafkaBroker(broker) as br:
+        await asyncio.wait_for(br.publish(1, "b"), 2)
+        assert not crashing.healthy
+        assert not await broker.ping(1)
+    restarts = [r for r in caplog.records if "restarting it" in r.getMessage()]
+    assert restarts
+    assert all(r.levelno == logging.ERROR and repr(crashing) in r.getMessage() for r in restarts)
 
 
 async def _noop(body: Any) -> None:
@@ -177,9 +195,9 @@ async def test_mocks_record_decoded_bodies_and_are_fresh_each_time() -> None:
     assert not hasattr(sub, "wait_call")
     assert not hasattr(out, "mock")
     assert sub.plan is original_plan
-    # Nothing of the test broker stays on the broker's objects.
-    assert broker._transport_factory is None
-    assert [h.call for h in sub._handlers] == [sub.plan.call]
+    # Nothing of the test broker stays on the broker: its observer is gone.
+    assert broker.observer is None
+    assert not broker.connected
 
 
 async def test_mocks_skip_poison_and_keep_failed_calls() -> None:

@@ -95,11 +95,13 @@ def test_rewind_forgets_the_message_and_those_after_it() -> None:
 
 
 class _Recorder:
+    """Stands for the group's consumer: records what is committed through it."""
+
     def __init__(self, fail: bool = False) -> None:
         self.commits: list[dict[Any, int]] = []
         self.fail = fail
 
-    async def __call__(self, offsets: Any) -> None:
+    async def commit(self, offsets: Any) -> None:
         if self.fail:
             raise CommitError("rebalance in progress")
         self.commits.append(dict(offsets))

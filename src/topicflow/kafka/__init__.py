@@ -1,9 +1,17 @@
 """Kafka: the broker, subscribers, publishers, messages, the client's record types, and
-TestKafkaBroker."""
+TestKafkaBroker.
+
+``TestKafkaBroker`` (and the in-memory Kafka behind it) is imported on first use,
+so that a service imports no test machinery.
+"""
 
 from __future__ import annotations
 
-from topicflow.kafka._loop import Backoff
+from typing import TYPE_CHECKING, Any
+
+from topicflow._tasks import Backoff, Supervision
+from topicflow.kafka._publish import PublishOptions, RequestOptions
+from topicflow.kafka._runtime import Observer
 from topicflow.kafka._transport import ConsumerRecord, RecordMetadata, TopicPartition
 from topicflow.kafka.broker.broker import KafkaBroker
 from topicflow.kafka.broker.router import KafkaPublisher, KafkaRoute, KafkaRouter
@@ -15,8 +23,10 @@ from topicflow.kafka.subscriber import (
     ConcurrentDefaultSubscriber,
     DefaultSubscriber,
 )
-from topicflow.kafka.testing import TestKafkaBroker
 from topicflow.kafka.topic import Topic
+
+if TYPE_CHECKING:
+    from topicflow.kafka.testing import TestKafkaBroker
 
 __all__ = [
     "Backoff",
@@ -32,9 +42,21 @@ __all__ = [
     "KafkaResponse",
     "KafkaRoute",
     "KafkaRouter",
+    "Observer",
     "PublishCommand",
+    "PublishOptions",
     "RecordMetadata",
+    "RequestOptions",
+    "Supervision",
     "TestKafkaBroker",
     "Topic",
     "TopicPartition",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "TestKafkaBroker":
+        from topicflow.kafka import testing
+
+        return testing.TestKafkaBroker
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,6 +1,6 @@
 """Knowing when a published record has been handled, from the transport seam alone.
 
-:class:`ObservedTransport` wraps any :class:`~topicflow.kafka._transport.Transport`
+``ObservedTransport`` (:mod:`topicflow.kafka._observed`) wraps any transport
 (the in-memory one, or aiokafka's for ``with_real=True``) and reports to a
 :class:`DeliveryLedger` what crosses the seam: records sent, batches handed out
 by ``getmany``, commits, seeks, revokes and stopping consumers. The ledger
@@ -18,7 +18,8 @@ loop handles a whole batch before it calls ``getmany`` again, so:
 * a ``commit`` finishes everything before the committed offsets;
 * a revoke drops the batch in hand without finishing it (the partition's next
   owner starts from the committed offset and hands the rest out again);
-* a consumer that stops, or whose fetch task ends, stops being waited for.
+* a consumer that stops, or whose fetch task ends or crashes, stops being waited
+  for (until its restarted fetch task fetches again).
 
 That rule holds for a fetch loop that handles its batch itself. When a
 consumer is made, :class:`ObservedTransport` asks how its fetch loop (the
@@ -59,27 +60,16 @@ import bisect
 import contextlib
 import contextvars
 import enum
-import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Mapping, Sequence
+    from collections.abc import Iterator, Mapping, Sequence
 
-    from topicflow.kafka._transport import (
-        ConsumerRecord,
-        ConsumerSpec,
-        ConsumerTransport,
-        RebalanceHandler,
-        RecordMetadata,
-        TopicPartition,
-        Transport,
-    )
-    from topicflow.kafka.topic import Topic
+    from topicflow.kafka._observed import ObservedConsumer
+    from topicflow.kafka._transport import ConsumerRecord, RecordMetadata, TopicPartition
 
-__all__ = ["DeliveryLedger", "HandOff", "ObservedTransport"]
-
-Headers = list[tuple[str, bytes]]
+__all__ = ["DeliveryLedger", "HandOff"]
 
 
 class HandOff(enum.Enum):
@@ -151,7 +141,7 @@ class _Target:
     """A consumer group, or one consumer without a group: what receives each record once."""
 
     name: str
-    members: set[_ObservedConsumer] = field(default_factory=set)
+    members: set[ObservedConsumer] = field(default_factory=set)
     #: Per partition: every offset below it has been handled by this target.
     watermark: dict[TopicPartition, int] = field(default_factory=dict)
     #: Per partition: offsets at or above the watermark handled one by one (by workers).
@@ -181,7 +171,7 @@ class DeliveryLedger:
         self._in_transit: dict[str, dict[_Delivery, int]] = {}
         self._open: set[_Delivery] = set()
         # Observed consumers by the rebalance handler (the fetch loop) they serve.
-        self._by_handler: dict[object, _ObservedConsumer] = {}
+        self._by_handler: dict[object, ObservedConsumer] = {}
 
     # -- sending -----------------------------------------------------------------
 
@@ -302,7 +292,7 @@ class DeliveryLedger:
 
     # -- consuming ---------------------------------------------------------------
 
-    def join(self, consumer: _ObservedConsumer) -> None:
+    def join(self, consumer: ObservedConsumer) -> None:
         self._by_handler[consumer.handler] = consumer
         if consumer.hand_off is HandOff.QUEUE:
             return  # its records wait for the test to take them
@@ -311,7 +301,7 @@ class DeliveryLedger:
             target = self._targets[consumer.target_key] = _Target(consumer.target_name)
         target.members.add(consumer)
 
-    def leave(self, consumer: _ObservedConsumer) -> None:
+    def leave(self, consumer: ObservedConsumer) -> None:
         consumer.hand.clear()
         if self._by_handler.get(consumer.handler) is consumer:
             del self._by_handler[consumer.handler]
@@ -328,10 +318,11 @@ class DeliveryLedger:
 
     def hand(
         self,
-        consumer: _ObservedConsumer,
+        consumer: ObservedConsumer,
         batches: Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]],
-    ) -> frozenset[_Delivery]:
-        """A batch was handed out: remember it; return the deliveries it serves."""
+    ) -> None:
+        """A batch was handed out: remember it, and mark the fetch task (whose context
+        this runs in) as handling the deliveries it serves."""
         target = self._targets.get(consumer.target_key)
         causes: set[_Delivery] = set()
         for tp, records in batches.items():
@@ -347,9 +338,10 @@ class DeliveryLedger:
                         causes.update(expected.deliveries)
             # A record whose metadata is not back yet may be in this batch.
             causes.update(self._in_transit.get(tp.topic, ()))
-        return frozenset(causes)
+        # Set in the fetch task's own context: its handlers, and tasks they start, see it.
+        _HANDLING.set(_Handling(frozenset(causes)))
 
-    def settle(self, consumer: _ObservedConsumer) -> None:
+    def settle(self, consumer: ObservedConsumer) -> None:
         """The consumer asks for more: the batch it was handed is handled (unless it
         was handed off to workers, which report each record themselves)."""
         target = self._targets.get(consumer.target_key)
@@ -358,7 +350,7 @@ class DeliveryLedger:
                 self._advance(target, tp, last + 1)
         consumer.hand.clear()
 
-    def seek(self, consumer: _ObservedConsumer, tp: TopicPartition, offset: int) -> None:
+    def seek(self, consumer: ObservedConsumer, tp: TopicPartition, offset: int) -> None:
         held = consumer.hand.get(tp)
         if held is None:
             return
@@ -368,7 +360,7 @@ class DeliveryLedger:
         elif offset <= last:
             consumer.hand[tp] = (first, offset)
 
-    def committed(self, consumer: _ObservedConsumer, offsets: Mapping[TopicPartition, int]) -> None:
+    def committed(self, consumer: ObservedConsumer, offsets: Mapping[TopicPartition, int]) -> None:
         target = self._targets.get(consumer.target_key)
         if target is not None:
             for tp, offset in offsets.items():
@@ -420,173 +412,3 @@ class DeliveryLedger:
 
 def _offset(expected: _Expected) -> int:
     return expected.offset
-
-
-class _ObservedConsumer:
-    """A consumer that reports what it hands out, commits and seeks to the ledger."""
-
-    def __init__(
-        self, ledger: DeliveryLedger, spec: ConsumerSpec, handler: object, hand_off: HandOff
-    ) -> None:
-        self._ledger = ledger
-        self._spec = spec
-        #: The rebalance handler it was made for: the subscriber's fetch loop.
-        self.handler = handler
-        self.hand_off = hand_off
-        self._pattern = re.compile(spec.pattern) if spec.pattern is not None else None
-        self._partitions = frozenset(spec.partitions)
-        grouped = spec.group_id is not None and not spec.partitions
-        self.target_key: object = ("group", spec.group_id) if grouped else self
-        what = (
-            spec.topics
-            or spec.pattern
-            or tuple(f"{tp.topic}[{tp.partition}]" for tp in spec.partitions)
-        )
-        self.target_name = f"group {spec.group_id!r}" if grouped else f"the consumer of {what!r}"
-        #: The batch in hand: per partition, the first and last offset handed out.
-        self.hand: dict[TopicPartition, tuple[int, int]] = {}
-        self.inner: ConsumerTransport | None = None
-        self._task: asyncio.Task[object] | None = None
-
-    def covers(self, tp: TopicPartition) -> bool:
-        if self._partitions:
-            return tp in self._partitions
-        if self._pattern is not None:
-            return self._pattern.match(tp.topic) is not None
-        return tp.topic in self._spec.topics
-
-    def _inner(self) -> ConsumerTransport:
-        assert self.inner is not None
-        return self.inner
-
-    async def start(self) -> None:
-        await self._inner().start()
-        self._ledger.join(self)
-
-    async def stop(self) -> None:
-        self._ledger.leave(self)
-        await self._inner().stop()
-
-    async def getmany(
-        self, timeout_ms: int, max_records: int | None
-    ) -> Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]:
-        self._ledger.settle(self)
-        if self._task is None:
-            task = asyncio.current_task()
-            if task is not None:
-                # A fetch task that ends (stopped, or crashed) no longer handles anything.
-                self._task = task
-                task.add_done_callback(lambda _: self._ledger.leave(self))
-        batches = await self._inner().getmany(timeout_ms, max_records)
-        # Set in the fetch task's own context: its handlers, and tasks they start, see it.
-        _HANDLING.set(_Handling(self._ledger.hand(self, batches)))
-        return batches
-
-    async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
-        await self._inner().commit(offsets)
-        self._ledger.committed(self, offsets)
-
-    def seek(self, tp: TopicPartition, offset: int) -> None:
-        self._ledger.seek(self, tp, offset)
-        self._inner().seek(tp, offset)
-
-    def pause(self, tp: TopicPartition) -> None:
-        self._inner().pause(tp)
-
-    def resume(self, tp: TopicPartition) -> None:
-        self._inner().resume(tp)
-
-
-class _ObservedRebalance:
-    """Passes rebalance callbacks on; a revoke drops the batch in hand first."""
-
-    def __init__(self, consumer: _ObservedConsumer, handler: RebalanceHandler) -> None:
-        self._consumer = consumer
-        self._handler = handler
-
-    async def on_revoked(self, revoked: set[TopicPartition]) -> None:
-        # What of the batch was handled is unknown here: the commits made while the
-        # revoke is handled, or the next owner's fetch, settle those records instead.
-        self._consumer.hand.clear()
-        await self._handler.on_revoked(revoked)
-
-    async def on_assigned(self, assigned: set[TopicPartition]) -> None:
-        await self._handler.on_assigned(assigned)
-
-
-class ObservedTransport:
-    """A :class:`Transport` that reports to a :class:`DeliveryLedger`.
-
-    Args:
-        inner: the transport that does the work.
-        ledger: shared by every transport on the same (real or in-memory) cluster.
-        on_send: called with ``(topic, [(value, headers), ...], batch)`` for each
-            record or batch sent.
-        hand_off: tells, for the rebalance handler a consumer is made for (its
-            fetch loop), how that loop hands out records; ``FETCH`` without it.
-    """
-
-    def __init__(
-        self,
-        inner: Transport,
-        ledger: DeliveryLedger,
-        on_send: Callable[[str, Sequence[tuple[bytes | None, Headers]], bool], None] | None = None,
-        hand_off: Callable[[object], HandOff] | None = None,
-    ) -> None:
-        self.inner = inner
-        self._ledger = ledger
-        self._on_send = on_send
-        self._hand_off = hand_off
-
-    async def connect(self) -> None:
-        await self.inner.connect()
-
-    async def close(self) -> None:
-        await self.inner.close()
-
-    async def ping(self, timeout: float) -> bool:
-        return await self.inner.ping(timeout)
-
-    async def send(
-        self,
-        topic: str,
-        value: bytes | None,
-        *,
-        key: bytes | None,
-        partition: int | None,
-        timestamp_ms: int | None,
-        headers: Headers,
-    ) -> asyncio.Future[RecordMetadata]:
-        sent = await self.inner.send(
-            topic, value, key=key, partition=partition, timestamp_ms=timestamp_ms, headers=headers
-        )
-        if self._on_send is not None:
-            self._on_send(topic, [(value, headers)], False)
-        return self._ledger.on_send(topic, sent)
-
-    async def send_batch(
-        self,
-        topic: str,
-        records: Sequence[tuple[bytes | None, bytes | None, Headers]],
-        *,
-        partition: int | None,
-        timestamp_ms: int | None,
-    ) -> asyncio.Future[RecordMetadata]:
-        sent = await self.inner.send_batch(
-            topic, records, partition=partition, timestamp_ms=timestamp_ms
-        )
-        if self._on_send is not None:
-            self._on_send(topic, [(value, headers) for value, _, headers in records], True)
-        return self._ledger.on_send(topic, sent, len(records))
-
-    async def flush(self) -> None:
-        await self.inner.flush()
-
-    async def create_topics(self, topics: Sequence[Topic]) -> None:
-        await self.inner.create_topics(topics)
-
-    def consumer(self, spec: ConsumerSpec, rebalance: RebalanceHandler) -> ConsumerTransport:
-        hand_off = self._hand_off(rebalance) if self._hand_off is not None else HandOff.FETCH
-        observed = _ObservedConsumer(self._ledger, spec, rebalance, hand_off)
-        observed.inner = self.inner.consumer(spec, _ObservedRebalance(observed, rebalance))
-        return observed

@@ -1,47 +1,45 @@
-"""What TestKafkaBroker attaches to a broker's objects while it is entered.
+"""What TestKafkaBroker installs on a broker while it is entered: an observer.
 
-Whenever a subscriber starts (with the broker, or on its own later), it asks
-the transport for its consumers; the observed transport then asks
-:meth:`Instruments.hand_off` how the fetch loop it is made for hands records
-out. That is the moment, after the subscriber resolved its settings and
-before it handles anything, at which :class:`Instruments`:
+:class:`Instruments` is the broker's :class:`~topicflow.kafka.Observer`
+(``broker.observe(...)``), the one hook through which the test broker sees a
+service. It
 
-* gives the subscriber a ``mock`` and a ``wait_call`` (one pair per declared
-  subscriber: the copies made for a router included twice share it);
-* wraps its resolved handler calls (``Handler.call``, or a batch subscriber's
-  plan) so that the mock records the decoded body once the handler has run;
-* for a ``ConcurrentDefaultSubscriber``, wraps its per-record ``_handle`` (which
-  its workers run) in :meth:`DeliveryLedger.handling`, and answers ``WORKERS``;
-* for a subscriber without a handler, answers ``QUEUE``: ``get_one()`` takes
-  its messages, nobody waits for them.
+* chooses the transport: the in-memory one, or the real one, either wrapped in
+  an :class:`~topicflow.kafka._observed.ObservedTransport` reporting to the
+  delivery ledger;
+* is shown each subscriber's pipeline as the subscriber starts, per consumer,
+  and hands back one that calls it and then records the decoded body on the
+  subscriber's mock (for a ``ConcurrentDefaultSubscriber``, inside
+  :meth:`DeliveryLedger.handling`, since its workers hand records out apart from
+  the fetch loop); it gives the subscriber its ``mock`` and ``wait_call`` (one
+  pair per declared subscriber: the copies made for a router included twice
+  share it), and tells the ledger how each consumer hands records out
+  (:class:`~topicflow.kafka._delivery.HandOff`).
 
-Publishers get their ``mock`` when the broker has started. Everything is set
-on instances and removed by :meth:`Instruments.strip` when the test broker
-exits. A subscriber copied from one that carries these attributes gets its
-own when it starts.
+Publishers get their ``mock`` when the broker has started. What it sets on
+instances is removed by :meth:`Instruments.strip` when the test broker exits.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from topicflow._codec import decode_body
-from topicflow._di import BatchPlan
-from topicflow.exceptions import DecodeError
+from topicflow.ack import Outcome
 from topicflow.kafka._delivery import HandOff
-from topicflow.kafka.subscriber import BatchSubscriber, ConcurrentDefaultSubscriber
+from topicflow.kafka._observed import ObservedTransport
+from topicflow.kafka._transport import TopicPartition
+from topicflow.kafka.subscriber import Batch, BatchSubscriber, ConcurrentDefaultSubscriber
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Awaitable, Callable, Sequence
     from unittest.mock import MagicMock
 
     from topicflow.kafka._delivery import DeliveryLedger
-    from topicflow.kafka._handling import Handler
     from topicflow.kafka._loop import ConsumerLoop
+    from topicflow.kafka._seam import Transport
     from topicflow.kafka._subscriber import Subscriber
-    from topicflow.kafka._transport import ConsumerRecord, TopicPartition
     from topicflow.kafka.broker.broker import KafkaBroker
     from topicflow.kafka.message import KafkaMessage
 
@@ -51,6 +49,8 @@ __all__ = ["Calls", "Instruments"]
 WAIT_CALL_TIMEOUT = 10.0
 
 Headers = list[tuple[str, bytes]]
+#: Outcomes of messages that never reached a handler: not recorded on mocks.
+_UNHANDLED = (Outcome.POISON, Outcome.SKIP)
 
 
 class Calls:
@@ -94,38 +94,59 @@ class Calls:
 
 
 class Instruments:
-    """The mocks and observers of one broker under test."""
+    """The observer of one broker under test: transport, mocks and ledger reports.
 
-    def __init__(self, broker: KafkaBroker, ledger: DeliveryLedger) -> None:
+    Args:
+        broker: the broker under test.
+        ledger: the delivery ledger of its cluster.
+        inner: builds the transport to observe, given the broker's usual one.
+    """
+
+    def __init__(
+        self,
+        broker: KafkaBroker,
+        ledger: DeliveryLedger,
+        inner: Callable[[Callable[[], Transport]], Transport],
+    ) -> None:
         self._broker = broker
         self._ledger = ledger
+        self._inner = inner
         # Declared object (kept alive here, so its id stays unique) -> its calls.
         self._calls: dict[int, tuple[object, Calls]] = {}
         self._by_topic: dict[str, list[Calls]] = {}
         self._set: list[tuple[object, str]] = []
-        self._wrapped: dict[Handler, tuple[Any, Any]] = {}
+        #: How each consumer (by the fetch loop it serves) hands out its records.
+        self._hand_offs: dict[object, HandOff] = {}
 
-    # -- applying and removing ---------------------------------------------------
+    # -- the observer --------------------------------------------------------------
+
+    def transport(self, default: Callable[[], Transport]) -> Transport:
+        """The broker's transport, observed by the ledger."""
+        return ObservedTransport(self._inner(default), self._ledger, self.published, self.hand_off)
+
+    def pipeline(self, subscriber: Subscriber, consumer: ConsumerLoop, pipeline: Any) -> Any:
+        """Give ``subscriber`` its mock, and record what ``consumer`` hands its handlers."""
+        calls = self._calls_of(subscriber.config, f"{subscriber!r}.mock")
+        self._attach(subscriber, calls)
+        if not subscriber.handlers:
+            # Its records wait for get_one(), which the test calls: nobody waits for them.
+            self._hand_offs[consumer] = HandOff.QUEUE
+            return pipeline
+        if isinstance(subscriber, BatchSubscriber):
+            self._hand_offs[consumer] = HandOff.FETCH
+            return _recording_batches(pipeline, calls)
+        if isinstance(subscriber, ConcurrentDefaultSubscriber):
+            self._hand_offs[consumer] = HandOff.WORKERS
+            return _recording_workers(pipeline, calls, self._ledger, consumer)
+        self._hand_offs[consumer] = HandOff.FETCH
+        return _recording(pipeline, calls)
 
     def hand_off(self, fetch_loop: object) -> HandOff:
-        """A consumer is being made for ``fetch_loop``: instrument the subscriber it
-        serves, and tell how the loop hands out records."""
-        sub = self._subscriber_of(fetch_loop)
-        if sub is None:
-            return HandOff.FETCH  # not a subscriber's: the replies of request()
-        calls = self._calls_of(sub.config, f"{sub!r}.mock")
-        self._attach(sub, calls)
-        if isinstance(sub, BatchSubscriber):
-            self._observe_batch(sub, calls)
-        else:
-            for handler in sub._handlers:
-                self._observe_handler(handler, calls)
-        if not sub._handlers:
-            return HandOff.QUEUE
-        if isinstance(sub, ConcurrentDefaultSubscriber):
-            self._observe_workers(sub)
-            return HandOff.WORKERS
-        return HandOff.FETCH
+        """How the consumer made for ``fetch_loop`` hands out records (FETCH: not a
+        subscriber's, e.g. the replies of request())."""
+        return self._hand_offs.get(fetch_loop, HandOff.FETCH)
+
+    # -- publishers and cleaning up ------------------------------------------------
 
     def attach_publishers(self) -> None:
         """Give the broker's publishers (its routers' too) their mocks."""
@@ -142,14 +163,11 @@ class Instruments:
 
     def strip(self) -> None:
         """Remove everything that was attached."""
-        for handler, (original, wrapper) in self._wrapped.items():
-            if handler.call is wrapper:
-                handler.call = original
-        self._wrapped.clear()
         for owner, name in self._set:
             if name in vars(owner):
                 delattr(owner, name)
         self._set.clear()
+        self._hand_offs.clear()
 
     def published(
         self, topic: str, records: Sequence[tuple[bytes | None, Headers]], batch: bool
@@ -162,12 +180,6 @@ class Instruments:
         for calls in listeners:
             calls.record(bodies if batch else bodies[0])
 
-    def _subscriber_of(self, fetch_loop: object) -> Subscriber | None:
-        for sub in self._broker._instances:
-            if any(loop is fetch_loop for loop in sub._loops):
-                return sub
-        return None
-
     def _calls_of(self, declared: object, owner: str) -> Calls:
         entry = self._calls.get(id(declared))
         if entry is None:
@@ -175,93 +187,52 @@ class Instruments:
         return entry[1]
 
     def _attach(self, owner: object, calls: Calls) -> None:
-        self._set_attr(owner, "mock", calls.mock)
-        self._set_attr(owner, "wait_call", calls.wait_call)
+        for name, value in (("mock", calls.mock), ("wait_call", calls.wait_call)):
+            if getattr(owner, name, None) is not value:
+                setattr(owner, name, value)
+                self._set.append((owner, name))
 
-    def _set_attr(self, owner: object, name: str, value: Any) -> None:
-        setattr(owner, name, value)
-        self._set.append((owner, name))
 
-    # -- subscribers -------------------------------------------------------------
-
-    def _observe_handler(self, handler: Handler, calls: Calls) -> None:
-        original = handler.call
-        wrapped = self._wrapped.get(handler)
-        if original is None or (wrapped is not None and original is wrapped[1]):
-            return  # no call bound, or wrapped already (a second consumer of the subscriber)
-
-        async def call(msg: KafkaMessage) -> Any:
-            try:
-                result = await original(msg)
-            except DecodeError:
-                raise  # poison: the handler never saw it
-            except Exception:
-                calls.record(decoded(msg.raw_message.value, msg.content_type))
-                raise
+def _recording(
+    pipeline: Callable[[KafkaMessage], Awaitable[Outcome]], calls: Calls
+) -> Callable[[KafkaMessage], Awaitable[Outcome]]:
+    async def observed(msg: KafkaMessage) -> Outcome:
+        outcome = await pipeline(msg)
+        if outcome not in _UNHANDLED:
             calls.record(decoded(msg.raw_message.value, msg.content_type))
-            return result
+        return outcome
 
-        handler.call = call
-        self._wrapped[handler] = (original, call)
+    return observed
 
-    def _observe_batch(self, sub: BatchSubscriber, calls: Calls) -> None:
-        from topicflow.kafka.message import KafkaMessage as message_of
 
-        # The handler's plan, not sub._batch_plan: a copy may carry another's wrapper.
-        plan = sub._handlers[0].plan if sub._handlers else None
-        if not isinstance(plan, BatchPlan):
-            return
-        taken: list[Any] = []
+def _recording_workers(
+    pipeline: Callable[[KafkaMessage], Awaitable[Outcome]],
+    calls: Calls,
+    ledger: DeliveryLedger,
+    consumer: ConsumerLoop,
+) -> Callable[[KafkaMessage], Awaitable[Outcome]]:
+    async def observed(msg: KafkaMessage) -> Outcome:
+        record = msg.raw_message
+        with ledger.handling(
+            consumer, TopicPartition(record.topic, record.partition), record.offset
+        ):
+            outcome = await pipeline(msg)
+            if outcome not in _UNHANDLED:
+                calls.record(decoded(record.value, msg.content_type))
+        return outcome
 
-        def extract(msg: KafkaMessage) -> Any:
-            value = plan.extract(msg)
-            taken.append(decoded(msg.raw_message.value, msg.content_type))
-            return value
+    return observed
 
-        extract_records = plan.extract_records
 
-        def extract_many(records: Any) -> Any:
-            # The fast path validates a partition's records at once; record them alike.
-            assert extract_records is not None
-            values = extract_records(records)
-            for record in records:
-                taken.append(decoded(record.value, message_of(record).content_type))
-            return values
+def _recording_batches(
+    pipeline: Callable[[Batch], Awaitable[Outcome]], calls: Calls
+) -> Callable[[Batch], Awaitable[Outcome]]:
+    async def observed(batch: Batch) -> Outcome:
+        outcome = await pipeline(batch)
+        calls.record([decoded(r.value, content_type(list(r.headers))) for r in batch.valid])
+        return outcome
 
-        async def call(bodies: list[Any]) -> Any:
-            batch = taken[-len(bodies) :] if bodies else []
-            taken.clear()
-            try:
-                result = await plan.call(bodies)
-            except Exception:
-                calls.record(batch)
-                raise
-            calls.record(batch)
-            return result
-
-        self._set_attr(
-            sub,
-            "_batch_plan",
-            dataclasses.replace(
-                plan,
-                extract=extract,
-                extract_records=extract_many if extract_records is not None else None,
-                call=call,
-            ),
-        )
-
-    def _observe_workers(self, sub: ConcurrentDefaultSubscriber) -> None:
-        ledger = self._ledger
-        kind = type(sub)
-
-        async def handle_one(
-            loop: ConsumerLoop, tp: TopicPartition, record: ConsumerRecord[bytes, bytes]
-        ) -> bool:
-            with ledger.handling(loop, tp, record.offset):
-                # The class's method: a copy of a subscriber inherits its wrapper.
-                return await kind._handle(sub, loop, tp, record)
-
-        self._set_attr(sub, "_handle", handle_one)
+    return observed
 
 
 def decoded(value: bytes | None, content_type: str | None) -> Any:
@@ -273,7 +244,7 @@ def decoded(value: bytes | None, content_type: str | None) -> Any:
 
 
 def content_type(headers: Headers) -> str | None:
-    """The ``content-type`` header of a record being sent."""
+    """The ``content-type`` header of a record (the last one wins)."""
     for name, value in reversed(headers):
         if name == "content-type":
             return value.decode(errors="replace")

@@ -1,74 +1,71 @@
-"""One Kafka consumer at work: fetching, rebalances, offsets, redelivery.
+"""One Kafka consumer at work: fetching, rebalances, redelivery, and a bounded stop.
 
-A :class:`ConsumerLoop` owns a consumer, its :class:`~topicflow.ack.OffsetCommitter`
-and two tasks (fetch and commit). It hands fetched batches to its subscriber's
-``process`` function and offers it :meth:`finish` and :meth:`rewind` to settle
-messages. Subscriber kinds differ only in how they process a batch; the rules
-that keep messages safe live here once:
+A :class:`ConsumerLoop` owns a consumer and its :class:`~topicflow.ack.OffsetCommitter`,
+and runs two tasks in its owner's :class:`~topicflow._tasks.TaskGroup`: the
+fetch loop, which hands each fetched batch to its subscriber's ``dispatch``
+function, and the periodic committer. What may be committed is decided in
+:mod:`topicflow.ack`; this module does what the consumer must do about it:
 
-- a partition's committed offset never passes an unfinished message;
+- a nacked message is sought back to and its partition paused for a growing
+  backoff (:meth:`ConsumerLoop.redeliver`); other partitions keep flowing;
 - when partitions are revoked, the batch in hand stops at the message being
   handled, which finishes (bounded by ``graceful_timeout``) and is committed
   before the partitions go;
-- ``stop()`` does the same for every partition, then leaves the group.
+- after a crash of the fetch task, the partitions of the batch in hand are
+  sought back to their first unfinished message before it starts again;
+- ``stop()`` does the same for every partition, then leaves the group; no wait
+  on the client outlasts ``graceful_timeout``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import logging
 from typing import TYPE_CHECKING, Any
 
-from topicflow.ack import OffsetCommitter, PartitionTracker
+from topicflow.ack import OffsetCommitter, Outcome
 from topicflow.exceptions import KafkaUnavailableError
-from topicflow.kafka._transport import ConsumerStopped
+from topicflow.kafka._seam import ConsumerStopped
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Sequence
+    from collections.abc import Awaitable, Callable, Mapping, Sequence
 
-    from topicflow.kafka._transport import (
-        ConsumerSpec,
-        ConsumerTransport,
-        TopicPartition,
-        Transport,
-    )
+    from topicflow._tasks import Backoff, TaskGroup
+    from topicflow.ack import PartitionTracker
+    from topicflow.kafka._seam import ConsumerTransport, Transport
+    from topicflow.kafka._transport import ConsumerRecord, ConsumerSpec, TopicPartition
+    from topicflow.kafka.message import KafkaMessage
 
-__all__ = ["Backoff", "ConsumerLoop"]
+    Batches = Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]
 
+__all__ = ["ConsumerLoop"]
 
-class Backoff:
-    """Delays between redeliveries of a nacked message: ``initial * factor**attempt``,
-    capped at ``maximum`` seconds."""
-
-    __slots__ = ("factor", "initial", "maximum")
-
-    def __init__(self, initial: float = 0.1, factor: float = 2.0, maximum: float = 5.0) -> None:
-        if initial < 0 or factor < 1 or maximum < initial:
-            raise ValueError(
-                f"Backoff(initial={initial}, factor={factor}, maximum={maximum}): need "
-                "initial >= 0, factor >= 1 and maximum >= initial"
-            )
-        self.initial = initial
-        self.factor = factor
-        self.maximum = maximum
-
-    def delay(self, attempt: int) -> float:
-        """Seconds to wait before redelivery number ``attempt + 1``."""
-        return float(min(self.initial * self.factor**attempt, self.maximum))
-
-    def __repr__(self) -> str:
-        return f"Backoff(initial={self.initial}, factor={self.factor}, maximum={self.maximum})"
+#: Upper bound of the delay between fetch attempts while the cluster is unreachable.
+_UNAVAILABLE_MAX_DELAY = 5.0
 
 
 class ConsumerLoop:
-    """A consumer, its offsets and its fetch loop, for one subscriber."""
+    """A consumer, its offsets and its fetch loop, for one subscriber (or the replies).
+
+    Args:
+        spec: what it consumes.
+        dispatch: ``dispatch(loop, batches)``, the subscriber kind's way of handing a
+            fetched batch to ``loop.pipeline``.
+        pipeline: the subscriber's pipeline (an observer may wrap it per loop).
+        tasks: the owner's task group, where its tasks run.
+        drain: awaited on revoke and stop before committing, to let what the
+            subscriber still has in hand (its workers' messages) settle.
+    """
 
     def __init__(
         self,
         spec: ConsumerSpec,
-        process: Callable[[ConsumerLoop, Any], Awaitable[None]],
+        dispatch: Callable[[ConsumerLoop, Batches], Awaitable[None]],
         *,
+        pipeline: Any,
+        tasks: TaskGroup,
         name: str,
         logger: logging.Logger | None,
         graceful_timeout: float,
@@ -77,10 +74,13 @@ class ConsumerLoop:
         max_records: int | None,
         commit_interval: float,
         listener: Any = None,
+        drain: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
         self.spec = spec
         self.name = name
-        self._process = process
+        self.pipeline = pipeline
+        self._dispatch = dispatch
+        self._tasks = tasks
         self._logger = logger
         self._graceful_timeout = graceful_timeout
         self._backoff = backoff
@@ -88,25 +88,36 @@ class ConsumerLoop:
         self._max_records = max_records
         self._commit_interval = commit_interval
         self._listener = listener
+        self._drain = drain
         self._consumer: ConsumerTransport | None = None
-        self.committer: OffsetCommitter | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.offsets = OffsetCommitter(None, logger=logger, interval=commit_interval)
+        self._fetch_task: asyncio.Task[None] | None = None
+        self._commit_task: asyncio.Task[None] | None = None
         self._resume_handles: dict[TopicPartition, asyncio.TimerHandle] = {}
+        #: The first offset of each partition in the batch being dispatched.
+        self._in_hand: dict[TopicPartition, int] = {}
         self.running = False
-        #: Bumped on every revoke: a batch fetched before it is not handled further.
+        #: Bumped on every revoke and on stop: a batch fetched before it is not handled
+        #: further.
         self.epoch = 0
         self._idle = asyncio.Event()
         self._idle.set()
         self._assigned = asyncio.Event()
-        #: Deliveries so far of each nacked message awaiting its redelivery.
-        self.attempts: dict[tuple[TopicPartition, int], int] = {}
+        #: Set once the fetch task crashed (start() stops waiting for an assignment).
+        self._crashed = asyncio.Event()
         #: Publishes of handlers that returned, whose messages finish once they are confirmed.
         self._unconfirmed: set[asyncio.Future[Any]] = set()
 
     @property
     def commits(self) -> bool:
         """True when this consumer commits offsets (it belongs to a group)."""
-        return self.committer is not None
+        return self.offsets.commits
+
+    @property
+    def healthy(self) -> bool:
+        """True while it runs and its fetch task is alive."""
+        task = self._fetch_task
+        return self.running and task is not None and not task.done()
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -116,16 +127,29 @@ class ConsumerLoop:
         await consumer.start()
         self._consumer = consumer
         self.running = True
-        self._spawn(self._fetch_loop(), "fetch")
-        if self.spec.group_id is not None and not self.spec.partitions:
-            self.committer = OffsetCommitter(
-                consumer.commit, logger=self._logger, interval=self._commit_interval
-            )
-            self._spawn(self.committer.run(), "commit")
+        grouped = self.spec.group_id is not None and not self.spec.partitions
+        self.offsets = OffsetCommitter(
+            consumer if grouped else None, logger=self._logger, interval=self._commit_interval
+        )
+        self._fetch_task = self._tasks.spawn(
+            f"{self.name} fetch", self._fetch_loop, recover=self._recover
+        )
+        if grouped:
+            self._commit_task = self._tasks.spawn(f"{self.name} commit", self.offsets.run)
             wait_s = self.spec.options.get("session_timeout_ms", 10_000) / 1000
+            waits = [asyncio.ensure_future(e.wait()) for e in (self._assigned, self._crashed)]
             try:
-                await asyncio.wait_for(self._assigned.wait(), wait_s)
-            except TimeoutError:
+                # Until the group assigns partitions, or fetching crashed (it is restarted,
+                # or was given up).
+                await asyncio.wait(
+                    [*waits, self._fetch_task],
+                    timeout=wait_s,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+            finally:
+                for wait in waits:
+                    wait.cancel()
+            if not (self._assigned.is_set() or self._crashed.is_set() or self._fetch_task.done()):
                 self._log(
                     logging.WARNING,
                     "%s: no partitions assigned after %.0fs; it keeps trying",
@@ -134,52 +158,54 @@ class ConsumerLoop:
                 )
 
     async def stop(self) -> None:
-        """Stop fetching, let the message in hand finish, commit, leave the group."""
+        """Stop fetching, let the message in hand finish, commit, leave the group.
+
+        Handlers get ``graceful_timeout`` to finish; committing and leaving the
+        group get ``graceful_timeout`` more, after which what is left is
+        abandoned (and logged): ``stop()`` never hangs on the client.
+        """
         if not self.running:
             return
         self.running = False
-        fetch = [task for task in self._tasks if task.get_name().endswith(":fetch")]
-        if fetch:
-            _, late = await asyncio.wait(fetch, timeout=self._graceful_timeout)
+        self.epoch += 1  # the batch in hand stops at the message being handled
+        bound = self._graceful_timeout
+        fetch, self._fetch_task = self._fetch_task, None
+        if fetch is not None and not fetch.done():
+            _, late = await asyncio.wait([fetch], timeout=bound)
             if late:
                 self._log(
                     logging.WARNING,
                     "%s: a handler outlived graceful_timeout=%ss and was cancelled; its "
                     "message is not committed and will be delivered again",
                     self.name,
-                    self._graceful_timeout,
+                    bound,
                 )
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks.clear()
+        commit, self._commit_task = self._commit_task, None
+        for task in (fetch, commit):
+            if task is not None:
+                task.cancel()
+        await asyncio.gather(*(t for t in (fetch, commit) if t is not None), return_exceptions=True)
         for handle in self._resume_handles.values():
             handle.cancel()
         self._resume_handles.clear()
-        await self._confirmations()
-        if self.committer is not None:
-            await self.committer.flush()
+        if self._drain is not None:
+            await self._drain(bound)
+        await self._confirmations(bound)
         consumer, self._consumer = self._consumer, None
-        if consumer is not None:
-            await consumer.stop()
-        self._assigned.clear()
-
-    def _spawn(self, coro: Awaitable[None], what: str) -> None:
-        task: asyncio.Task[None] = asyncio.ensure_future(coro)
-        task.set_name(f"topicflow:{self.name}:{what}")
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[None]) -> None:
-        if not task.cancelled() and (exc := task.exception()) is not None:
+        try:
+            async with asyncio.timeout(bound):
+                await self.offsets.flush()
+                if consumer is not None:
+                    await consumer.stop()
+        except TimeoutError:
             self._log(
-                logging.CRITICAL,
-                "%s: task %s crashed; consumption stopped: %r",
+                logging.WARNING,
+                "%s: committing and leaving the group took longer than graceful_timeout="
+                "%ss; abandoned (uncommitted messages will be delivered again)",
                 self.name,
-                task.get_name(),
-                exc,
-                exc_info=exc,
+                bound,
             )
+        self._assigned.clear()
 
     # -- rebalance ---------------------------------------------------------
 
@@ -202,10 +228,11 @@ class ConsumerLoop:
                 "will be delivered again to the partition's next owner",
                 self.name,
             )
-        await self._confirmations()
-        if self.committer is not None:
-            await self.committer.flush(revoked)
-            self.committer.forget(revoked)
+        if self._drain is not None:
+            await self._drain(self._graceful_timeout)
+        await self._confirmations(self._graceful_timeout)
+        await self.offsets.flush(revoked)
+        self.offsets.forget(revoked)
         if revoked:
             self._log(logging.INFO, "%s: revoked %s", self.name, _tps(revoked))
         await self._call_listener("on_partitions_revoked", revoked)
@@ -223,6 +250,7 @@ class ConsumerLoop:
         consumer = self._consumer
         assert consumer is not None
         failures = 0
+        in_hand = self._in_hand
         while self.running:
             try:
                 batches = await consumer.getmany(self._fetch_timeout_ms, self._max_records)
@@ -230,99 +258,104 @@ class ConsumerLoop:
                 return
             except KafkaUnavailableError as exc:
                 failures += 1
-                delay = min(0.1 * 2**failures, 5.0)
+                delay = min(0.1 * 2**failures, _UNAVAILABLE_MAX_DELAY)
                 self._log(logging.WARNING, "%s: %s; fetching again in %.1fs", self.name, exc, delay)
                 await asyncio.sleep(delay)
                 continue
             failures = 0
             if batches:
+                for tp, records in batches.items():
+                    if records:
+                        in_hand[tp] = records[0].offset
                 self._idle.clear()
                 try:
-                    await self._process(self, batches)
+                    await self._dispatch(self, batches)
                 finally:
                     self._idle.set()
+                in_hand.clear()
+
+    async def _recover(self) -> None:
+        """After a crash of the fetch task: deliver again what the batch in hand did not finish.
+
+        The consumer's fetch position is past the whole batch; each of its
+        partitions is sought back to its first unfinished message (and the
+        tracker forgets what it had begun from there), so nothing is skipped.
+        """
+        self._crashed.set()
+        consumer = self._consumer
+        in_hand, self._in_hand = dict(self._in_hand), {}
+        self._idle.set()
+        if consumer is None:
+            return
+        for tp, first in in_hand.items():
+            tracker = self.offsets.tracker(tp)
+            resume_at = tracker.first_unfinished(first)
+            tracker.rewind(resume_at)
+            consumer.seek(tp, resume_at)
+            self._log(
+                logging.WARNING,
+                "%s: %s[%d] is read again from offset %d after the crash",
+                self.name,
+                tp.topic,
+                tp.partition,
+                resume_at,
+            )
 
     def active(self, epoch: int) -> bool:
-        """True while a batch fetched at ``epoch`` may still be handled."""
-        return self.running and epoch == self.epoch
+        """True while a batch fetched at ``epoch`` may still be handled (a revoke and
+        ``stop()`` move the epoch on)."""
+        return epoch == self.epoch
 
     # -- settling messages -------------------------------------------------
 
-    def tracker(self, tp: TopicPartition) -> PartitionTracker | None:
-        """The offset tracker of ``tp`` (None when this consumer commits nothing)."""
-        return self.committer.tracker(tp) if self.committer is not None else None
+    def tracker(self, tp: TopicPartition) -> PartitionTracker:
+        """The offset tracker of ``tp``."""
+        return self.offsets.tracker(tp)
 
-    def finish(
-        self, tp: TopicPartition, offset: int, tracker: PartitionTracker | None = None
+    def settle_later(
+        self, tracker: PartitionTracker, tp: TopicPartition, offset: int, msg: KafkaMessage
     ) -> None:
-        """``offset`` is acked or rejected: its position may be committed.
+        """The pipeline left the message at ``offset`` ``PENDING``: settle it later.
 
-        ``tracker`` is ``tp``'s, when the caller has it at hand (saves a lookup).
+        Either when the cluster confirmed what its handler published
+        (``msg.unconfirmed``), or when it is decided (``msg.ack()``, ...).
         """
-        if self.attempts:
-            self.attempts.pop((tp, offset), None)
-        committer = self.committer
-        if committer is not None:
-            (tracker or committer.tracker(tp)).finish(offset)
-            committer.note_finished()
+        unconfirmed = msg.unconfirmed
+        if unconfirmed:
+            msg.unconfirmed = None
+            self._settle_when_confirmed(tracker, tp, offset, unconfirmed)
+        else:
+            msg.settle = functools.partial(self._settle_late, tracker, tp, offset)
 
-    def finish_many(self, tp: TopicPartition, offsets: Sequence[int]) -> None:
-        """Every offset in ``offsets`` (of ``tp``, in delivery order) is finished."""
-        if self.attempts:
-            for offset in offsets:
-                self.attempts.pop((tp, offset), None)
-        committer = self.committer
-        if committer is not None:
-            committer.tracker(tp).finish_many(offsets)
-            committer.note_finished(len(offsets))
+    def _settle_late(
+        self, tracker: PartitionTracker, tp: TopicPartition, offset: int, outcome: Outcome
+    ) -> None:
+        if not tracker.settle(offset, outcome) and self.offsets.current(tp) is tracker:
+            self.redeliver(tp, offset)
 
-    def finish_when_confirmed(
+    def _settle_when_confirmed(
         self,
+        tracker: PartitionTracker,
         tp: TopicPartition,
         offset: int,
         confirmations: Sequence[asyncio.Future[Any]],
     ) -> None:
-        """Finish ``offset`` once the cluster confirmed every publish its handler made.
+        """Ack ``offset`` once the cluster confirmed every publish its handler made.
 
         Until then the message is unfinished, so no commit passes it, and the
         next message is handled meanwhile. A failed publish is logged and the
         message counts as handled (the ACK and REJECT_ON_ERROR outcome of an error).
         """
-        left = len(confirmations)
-        failures: list[BaseException] = []
-
-        def confirmed(future: asyncio.Future[Any]) -> None:
-            nonlocal left
-            self._unconfirmed.discard(future)
-            if future.cancelled():
-                failures.append(asyncio.CancelledError())
-            elif (exc := future.exception()) is not None:
-                failures.append(exc)
-            left -= 1
-            if left:
-                return
-            if failures:
-                self._log(
-                    logging.ERROR,
-                    "%s: publishing what the handler returned for %s[%d]@%d failed: %r; "
-                    "the message counts as handled",
-                    self.name,
-                    tp.topic,
-                    tp.partition,
-                    offset,
-                    failures[0],
-                )
-            self.finish(tp, offset)
-
+        waiting = _Unconfirmed(self, tracker, tp, offset, len(confirmations))
         for future in confirmations:
             self._unconfirmed.add(future)
-            future.add_done_callback(confirmed)
+            future.add_done_callback(waiting.confirmed)
 
-    async def _confirmations(self) -> None:
+    async def _confirmations(self, timeout: float) -> None:
         """Let pending publish confirmations land (bounded), so their messages finish."""
         if not self._unconfirmed:
             return
-        _, late = await asyncio.wait(set(self._unconfirmed), timeout=self._graceful_timeout)
+        _, late = await asyncio.wait(set(self._unconfirmed), timeout=timeout)
         await asyncio.sleep(0)  # their done callbacks (which finish the messages) run now
         if late:
             self._log(
@@ -333,19 +366,17 @@ class ConsumerLoop:
                 len(late),
             )
 
-    def rewind(self, tp: TopicPartition, offset: int) -> None:
+    def redeliver(self, tp: TopicPartition, offset: int) -> None:
         """Deliver ``offset`` and what follows it again, after a growing backoff.
 
-        Only ``tp`` pauses; other partitions keep flowing.
+        Called once the tracker was rewound to it (a NACK). Only ``tp`` pauses;
+        other partitions keep flowing.
         """
         consumer = self._consumer
         if consumer is None:
             return
-        if self.committer is not None:
-            self.committer.tracker(tp).rewind(offset)
-        attempt = self.attempts.get((tp, offset), 0)
-        self.attempts[(tp, offset)] = attempt + 1
-        delay = self._backoff.delay(attempt)
+        attempt = self.offsets.tracker(tp).attempts(offset)
+        delay = self._backoff.delay(max(attempt - 1, 0))
         self._log(
             logging.INFO,
             "%s: %s[%d]@%d nacked (attempt %d); redelivery in %.2fs",
@@ -353,7 +384,7 @@ class ConsumerLoop:
             tp.topic,
             tp.partition,
             offset,
-            attempt + 1,
+            attempt,
             delay,
         )
         consumer.seek(tp, offset)
@@ -371,6 +402,51 @@ class ConsumerLoop:
     def _log(self, level: int, text: str, *args: Any, exc_info: Any = None) -> None:
         if self._logger is not None:
             self._logger.log(level, text, *args, exc_info=exc_info)
+
+
+class _Unconfirmed:
+    """One message waiting for the confirmations of what its handler published."""
+
+    __slots__ = ("_failure", "_left", "_loop", "_offset", "_tp", "_tracker")
+
+    def __init__(
+        self,
+        loop: ConsumerLoop,
+        tracker: PartitionTracker,
+        tp: TopicPartition,
+        offset: int,
+        left: int,
+    ) -> None:
+        self._loop = loop
+        self._tracker = tracker
+        self._tp = tp
+        self._offset = offset
+        self._left = left
+        self._failure: BaseException | None = None
+
+    def confirmed(self, future: asyncio.Future[Any]) -> None:
+        self._loop._unconfirmed.discard(future)
+        if self._failure is None:
+            if future.cancelled():
+                self._failure = asyncio.CancelledError()
+            else:
+                self._failure = future.exception()
+        self._left -= 1
+        if self._left:
+            return
+        if self._failure is not None:
+            tp = self._tp
+            self._loop._log(
+                logging.ERROR,
+                "%s: publishing what the handler returned for %s[%d]@%d failed: %r; "
+                "the message counts as handled",
+                self._loop.name,
+                tp.topic,
+                tp.partition,
+                self._offset,
+                self._failure,
+            )
+        self._tracker.settle(self._offset, Outcome.ACK)
 
 
 def _tps(tps: set[TopicPartition]) -> str:

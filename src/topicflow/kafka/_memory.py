@@ -58,7 +58,8 @@ if TYPE_CHECKING:
     import logging
     from collections.abc import Iterator, Sequence
 
-    from topicflow.kafka._transport import ConsumerSpec, ConsumerTransport, RebalanceHandler
+    from topicflow.kafka._seam import ConsumerTransport, RebalanceHandler
+    from topicflow.kafka._transport import ConsumerSpec
     from topicflow.kafka.topic import Topic
 
 __all__ = ["MemoryKafka", "MemoryTransport", "murmur2", "partition_for_key"]

@@ -10,14 +10,16 @@ import re
 from typing import TYPE_CHECKING, Literal
 
 from topicflow.exceptions import CommitError, SetupError
-from topicflow.kafka._transport import ConsumerRecord, ConsumerStopped, TopicPartition
+from topicflow.kafka._seam import ConsumerStopped
+from topicflow.kafka._transport import ConsumerRecord, TopicPartition
 
 if TYPE_CHECKING:
     import logging
     from collections.abc import Iterable, Mapping, Sequence
 
     from topicflow.kafka._memory import MemoryKafka
-    from topicflow.kafka._transport import ConsumerSpec, RebalanceHandler
+    from topicflow.kafka._seam import RebalanceHandler
+    from topicflow.kafka._transport import ConsumerSpec
 
 __all__ = ["MemoryConsumer", "MemoryGroup"]
 

@@ -1,4 +1,5 @@
-"""The subscriber options of the reference API, written once.
+"""Options, written once: the subscribers' (as the reference API has them), the
+connection's, and what one consumer is made with.
 
 :class:`SubscriberOptions` types the keyword arguments of every
 ``subscriber()`` overload (with ``typing.Unpack``); :class:`SubscriberConfig`
@@ -9,16 +10,27 @@ Kafka consumer unchanged, keyword for keyword.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
+import difflib
+import re
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
+from topicflow.ack import AckPolicy
 from topicflow.exceptions import SetupError
 
 if TYPE_CHECKING:
-    from topicflow.ack import AckPolicy
     from topicflow.kafka._transport import TopicPartition
+    from topicflow.security import BaseSecurity
 
-__all__ = ["CONSUMER_OPTION_NAMES", "SubscriberConfig", "SubscriberOptions"]
+__all__ = [
+    "CONSUMER_OPTION_NAMES",
+    "ConnectionOptions",
+    "ConsumerSpec",
+    "SubscriberConfig",
+    "SubscriberOptions",
+    "compile_pattern",
+]
 
 
 class SubscriberOptions(TypedDict, total=False):
@@ -162,9 +174,7 @@ class SubscriberConfig:
             )
         if max_workers is not None and max_workers < 1:
             raise SetupError(f"{what}: max_workers must be at least 1, got {max_workers}")
-        max_records = given.get("max_records")
-        if max_records is not None and max_records < 1:
-            raise SetupError(f"{what}: max_records must be at least 1, got {max_records}")
+        _check_values(what, {**consumer, **given}, batch=batch, group_id=group_id)
         dependencies = tuple(given.pop("dependencies", ()))
         return cls(
             topics=tuple(topics),
@@ -179,3 +189,155 @@ class SubscriberConfig:
 
 
 Filter = Callable[[Any], bool | Awaitable[bool]]
+
+#: The options that take one of a few words, and those words.
+_CHOICES: Mapping[str, tuple[str, ...]] = {
+    "auto_offset_reset": ("earliest", "latest", "none"),
+    "isolation_level": ("read_uncommitted", "read_committed"),
+}
+#: Whole-number options and their least value (None: may also be None).
+_NUMBERS: Mapping[str, tuple[int, bool]] = {
+    "fetch_max_bytes": (1, False),
+    "fetch_min_bytes": (1, False),
+    "fetch_max_wait_ms": (0, False),
+    "max_partition_fetch_bytes": (1, False),
+    "auto_commit_interval_ms": (1, False),
+    "max_poll_interval_ms": (1, False),
+    "rebalance_timeout_ms": (1, True),
+    "session_timeout_ms": (1, False),
+    "heartbeat_interval_ms": (1, False),
+    "consumer_timeout_ms": (0, False),
+    "max_poll_records": (1, True),
+    "batch_timeout_ms": (0, False),
+    "max_records": (1, True),
+}
+_FLAGS = ("check_crcs", "exclude_internal_topics", "persistent", "no_reply", "include_in_schema")
+
+
+def _check_values(what: str, given: Mapping[str, Any], *, batch: bool, group_id: Any) -> None:
+    """Each option's value, checked at registration: a SetupError that names the fix."""
+    for name, words in _CHOICES.items():
+        value = given.get(name)
+        if name in given and value not in words:
+            near = difflib.get_close_matches(str(value), words, n=1)
+            hint = f"; did you mean {near[0]!r}?" if near else ""
+            raise SetupError(
+                f"{what}: {name}={value!r} is not one of {', '.join(map(repr, words))}{hint}"
+            )
+    for name, (least, optional) in _NUMBERS.items():
+        if name not in given or (optional and given[name] is None):
+            continue
+        value = given[name]
+        if type(value) is not int or value < least:
+            raise SetupError(
+                f"{what}: {name} must be a whole number of at least {least}, got {value!r}"
+            )
+    for name in _FLAGS:
+        if name in given and not isinstance(given[name], bool):
+            raise SetupError(f"{what}: {name} must be True or False, got {given[name]!r}")
+    session = given.get("session_timeout_ms")
+    heartbeat = given.get("heartbeat_interval_ms")
+    if session is not None and heartbeat is not None and heartbeat >= session:
+        raise SetupError(
+            f"{what}: heartbeat_interval_ms ({heartbeat}) must be below session_timeout_ms "
+            f"({session}); Kafka's advice is a third of it"
+        )
+    if group_id is not None and not isinstance(group_id, str):
+        raise SetupError(f"{what}: group_id must be a string, got {group_id!r}")
+    if given.get("group_instance_id") is not None and group_id is None:
+        raise SetupError(
+            f"{what}: group_instance_id= (static membership) needs a group: give group_id="
+        )
+    policy = given.get("ack_policy")
+    if policy is not None and not isinstance(policy, AckPolicy):
+        raise SetupError(
+            f"{what}: ack_policy={policy!r} is not an AckPolicy; use e.g. "
+            "ack_policy=AckPolicy.NACK_ON_ERROR (from topicflow import AckPolicy)"
+        )
+    if batch and policy is AckPolicy.MANUAL:
+        raise SetupError(
+            f"{what}: a batch handler receives bodies, not messages it could ack, so "
+            "AckPolicy.MANUAL cannot apply; use ACK (the default) and raise NackMessage "
+            "or RejectMessage to decide otherwise for the whole batch"
+        )
+    listener = given.get("listener")
+    if listener is not None and not all(
+        callable(getattr(listener, hook, None))
+        for hook in ("on_partitions_assigned", "on_partitions_revoked")
+    ):
+        raise SetupError(
+            f"{what}: listener= needs on_partitions_assigned(assigned) and "
+            "on_partitions_revoked(revoked) methods (sync or async), as a "
+            "ConsumerRebalanceListener has"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionOptions:
+    """How to reach the cluster, and producer settings. Passed to the client as is."""
+
+    bootstrap_servers: str | Sequence[str] = "localhost"
+    client_id: str | None = None
+    request_timeout_ms: int = 40_000
+    retry_backoff_ms: int = 100
+    metadata_max_age_ms: int = 300_000
+    connections_max_idle_ms: int = 540_000
+    #: Producer settings (acks, linger_ms, compression_type, ...), keyword-for-keyword.
+    producer: Mapping[str, Any] = field(default_factory=dict)
+    #: TLS/SASL settings (``topicflow.security``); None is plain TCP.
+    security: BaseSecurity | None = None
+
+    @property
+    def servers_text(self) -> str:
+        """The bootstrap servers as one comma-separated string, for messages."""
+        if isinstance(self.bootstrap_servers, str):
+            return self.bootstrap_servers
+        return ",".join(self.bootstrap_servers)
+
+    def client_kwargs(self) -> dict[str, Any]:
+        """Settings shared by the producer and the consumers."""
+        kwargs: dict[str, Any] = {
+            "bootstrap_servers": self.bootstrap_servers,
+            "request_timeout_ms": self.request_timeout_ms,
+            "retry_backoff_ms": self.retry_backoff_ms,
+            "metadata_max_age_ms": self.metadata_max_age_ms,
+            "connections_max_idle_ms": self.connections_max_idle_ms,
+        }
+        if self.client_id is not None:
+            kwargs["client_id"] = self.client_id
+        if self.security is not None:
+            kwargs.update(self.security.client_settings())
+        return kwargs
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerSpec:
+    """What one subscriber consumes, and the consumer settings it passes through."""
+
+    topics: tuple[str, ...]
+    group_id: str | None
+    #: Consumer keyword arguments (auto_offset_reset, session_timeout_ms, ...).
+    options: Mapping[str, Any] = field(default_factory=dict)
+    #: A regex subscription instead of ``topics``.
+    pattern: str | None = None
+    #: Manual assignment instead of a group subscription.
+    partitions: tuple[TopicPartition, ...] = ()
+
+
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def compile_pattern(pattern: str) -> tuple[str, re.Pattern[str]]:
+    """The regex Kafka subscribes with, and the one that extracts ``{name}`` values.
+
+    A ``{name}`` placeholder matches one or more characters other than ``.``;
+    the rest of the pattern is a regular expression, matched against the whole
+    topic name.
+    """
+    with_groups = _PLACEHOLDER.sub(lambda m: f"(?P<{m.group(1)}>[^.]+)", pattern)
+    try:
+        compiled = re.compile(f"^(?:{with_groups})$")
+    except re.error as exc:
+        raise SetupError(f"pattern {pattern!r} is not a valid regular expression: {exc}") from exc
+    plain = _PLACEHOLDER.sub("[^.]+", pattern)
+    return f"^(?:{plain})$", compiled

@@ -13,7 +13,10 @@ import asyncio
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from topicflow.kafka._loop import Backoff, ConsumerLoop
+from topicflow._tasks import Backoff
+from topicflow.exceptions import RequestTimeout
+from topicflow.kafka._loop import ConsumerLoop
+from topicflow.kafka._publish import new_correlation_id
 from topicflow.kafka._transport import ConsumerSpec
 from topicflow.kafka.message import KafkaMessage
 
@@ -21,8 +24,10 @@ if TYPE_CHECKING:
     import logging
     from collections.abc import Awaitable, Callable, Mapping, Sequence
 
-    from topicflow.kafka._transport import ConsumerRecord, TopicPartition, Transport
-    from topicflow.kafka.publisher import PublishCommand
+    from topicflow._tasks import TaskGroup
+    from topicflow.kafka._publish import PublishCommand
+    from topicflow.kafka._seam import Transport
+    from topicflow.kafka._transport import ConsumerRecord, TopicPartition
 
 __all__ = ["ReplyListener"]
 
@@ -30,9 +35,12 @@ __all__ = ["ReplyListener"]
 class ReplyListener:
     """The broker's reply topic, its consumer, and the requests waiting for a reply."""
 
-    def __init__(self, client_id: str | None, logger: logging.Logger | None) -> None:
+    def __init__(
+        self, client_id: str | None, logger: logging.Logger | None, tasks: TaskGroup
+    ) -> None:
         self.topic = f"{client_id or 'topicflow'}-replies-{uuid.uuid4().hex[:12]}"
         self._logger = logger
+        self._tasks = tasks
         self._loop: ConsumerLoop | None = None
         self._starting: asyncio.Lock = asyncio.Lock()
         #: correlation_id -> the future its caller awaits.
@@ -48,7 +56,7 @@ class ReplyListener:
         """Send ``cmd`` with ``reply_to`` set, and return the reply within ``timeout``."""
         await self._ensure_started(transport)
         cmd.reply_to = self.topic
-        cmd.correlation_id = cmd.correlation_id or uuid.uuid4().hex
+        cmd.correlation_id = cmd.correlation_id or new_correlation_id()
         future: asyncio.Future[KafkaMessage] = asyncio.get_running_loop().create_future()
         self.pending[cmd.correlation_id] = future
         try:
@@ -56,7 +64,7 @@ class ReplyListener:
                 await send(cmd)
                 return await future
         except TimeoutError:
-            raise TimeoutError(
+            raise RequestTimeout(
                 f"no reply from {cmd.topic!r} within {timeout}s (correlation_id "
                 f"{cmd.correlation_id}); is a subscriber of that topic running?"
             ) from None
@@ -74,6 +82,8 @@ class ReplyListener:
                     options={"auto_offset_reset": "earliest"},
                 ),
                 self._deliver,
+                pipeline=None,
+                tasks=self._tasks,
                 name=f"replies {self.topic}",
                 logger=self._logger,
                 graceful_timeout=1.0,
@@ -105,8 +115,14 @@ class ReplyListener:
                     continue
                 future.set_result(msg)
 
-    async def stop(self) -> None:
-        """Stop the reply consumer; waiting requests fail with TimeoutError on their own."""
+    @property
+    def healthy(self) -> bool:
+        """True unless its consumer was started and its fetch task died."""
+        return self._loop is None or self._loop.healthy
+
+    async def stop(self, timeout: float) -> None:
+        """Stop the reply consumer and its tasks (waiting requests time out on their own)."""
         loop, self._loop = self._loop, None
         if loop is not None:
             await loop.stop()
+        await self._tasks.stop(timeout)

@@ -1,35 +1,44 @@
 """What every subscriber kind shares: handlers, settings resolved at start, the
-consumer loops' lifecycle, and consuming without a handler (``get_one``).
+pipeline, the consumer loops' lifecycle, in-order dispatch, and consuming without
+a handler (``get_one``).
 
-The handling of one message is in ``_handling.py`` (``MessageHandling``, this
-class's base).
+The kinds themselves, each one small dispatch function, are in ``subscriber.py``;
+the pipeline a message goes through is built in ``_pipeline.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import re
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from topicflow._di import compile_handler
-from topicflow.ack import AckPolicy
+from topicflow._tasks import TaskGroup
+from topicflow.ack import AckPolicy, Outcome
 from topicflow.exceptions import SetupError
-from topicflow.kafka._handling import Handler, MessageHandling, custom_callable, settle
 from topicflow.kafka._loop import ConsumerLoop
+from topicflow.kafka._options import compile_pattern
+from topicflow.kafka._pipeline import (
+    Failures,
+    Handler,
+    PipelineSettings,
+    build_pipeline,
+    custom_callable,
+)
 from topicflow.kafka._transport import ConsumerSpec, TopicPartition
-from topicflow.kafka.message import ACKED, KafkaMessage
-from topicflow.kafka.publisher import PUBLISHERS_ATTR, PublishCommand
+from topicflow.kafka.message import KafkaMessage
+from topicflow.kafka.publisher import PUBLISHERS_ATTR
 from topicflow.middlewares import wrap_publish
 
 if TYPE_CHECKING:
-    import logging
     from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 
     from topicflow._di import BatchPlan, HandlerPlan
     from topicflow.kafka._options import SubscriberConfig
+    from topicflow.kafka._runtime import Observer, Runtime
     from topicflow.kafka._transport import ConsumerRecord
-    from topicflow.kafka.broker.broker import KafkaBroker
     from topicflow.kafka.broker.registrator import KafkaRegistrator, Scope
     from topicflow.kafka.publisher import DefaultPublisher
 
@@ -40,12 +49,15 @@ __all__ = ["Subscriber"]
 F = TypeVar("F", bound="Callable[..., Any]")
 S = TypeVar("S", bound="Subscriber")
 
-_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+_ACK = Outcome.ACK
+_PENDING = Outcome.PENDING
 #: Records asked of one getmany() by the single-message kinds (see ``_max_records``).
 FETCH_RECORDS = 500
+#: How long stop() waits for its tasks to end once cancelled.
+_CANCEL_WAIT = 5.0
 
 
-class Subscriber(MessageHandling):
+class Subscriber:
     """Configuration, handlers and lifecycle of every kind."""
 
     def __init__(self, owner: KafkaRegistrator, config: SubscriberConfig) -> None:
@@ -54,13 +66,12 @@ class Subscriber(MessageHandling):
         self._handlers: list[Handler] = []
         self._loops: list[ConsumerLoop] = []
         self._scope: Scope | None = None
-        self._policy = AckPolicy.ACK
-        self._logger: logging.Logger | None = None
-        self._access_level: int | None = None
-        self._middlewares: tuple[Any, ...] = ()
-        self._context = None
+        self._tasks: TaskGroup | None = None
+        self._policy = config.ack_policy or AckPolicy.ACK
         self._parse: Callable[[Any], Awaitable[KafkaMessage]] | None = None
-        self._reply: Callable[[PublishCommand], Awaitable[Any]] | None = None
+        self._failures: Failures | None = None
+        #: The folded consume path (built at start, in bind).
+        self._pipeline: Any = None
         self._queue: asyncio.Queue[KafkaMessage] | None = None
         self._current: KafkaMessage | None = None
         self._topics = config.topics
@@ -68,13 +79,6 @@ class Subscriber(MessageHandling):
         self._path_regex: re.Pattern[str] | None = None
         self._kafka_pattern: str | None = None
         self._paths: dict[str, Mapping[str, str]] = {}
-        #: The handler when there is only one, without a filter.
-        self._sole: Handler | None = None
-        #: That handler when it has no publishers either (its result goes nowhere).
-        self._direct: Handler | None = None
-        #: No middlewares and no custom parser (resolved at start).
-        self._lean = True
-        self._replies = not config.no_reply
         if config.pattern is not None:
             self._kafka_pattern, self._path_regex = compile_pattern(config.pattern)
 
@@ -140,6 +144,16 @@ class Subscriber(MessageHandling):
         """True between :meth:`start` and :meth:`stop`."""
         return bool(self._loops) and self._loops[0].running
 
+    @property
+    def healthy(self) -> bool:
+        """True while it runs and none of its background tasks crashed (or restarts)."""
+        return self.running and self._tasks is not None and self._tasks.healthy
+
+    @property
+    def failure(self) -> str | None:
+        """Why it was given up (its task crashed too often), or None."""
+        return self._tasks.failure if self._tasks is not None else None
+
     # -- registration ------------------------------------------------------
 
     def __call__(
@@ -175,22 +189,15 @@ class Subscriber(MessageHandling):
                 f"{self.config.pattern!r} does not define; add a {{{missing[0]}}} placeholder"
             )
         self._handlers.append(Handler(plan, filter))
-        self._sole = self._only_handler()
         return func
-
-    def _only_handler(self) -> Handler | None:
-        # One handler without a filter takes every message: nothing to choose per message.
-        handlers = self._handlers
-        if len(handlers) == 1 and handlers[0].filter is None:
-            return handlers[0]
-        return None
 
     # -- settings, resolved at start ----------------------------------------
 
     def bind(self, scope: Scope) -> None:
-        """Resolve what the routers above and the broker set (called at start)."""
+        """Resolve what the routers above and the broker set, and fold the pipeline
+        (called at start)."""
         self._scope = scope
-        broker = scope.broker
+        runtime = scope.runtime
         config = self.config
         prefix = scope.prefix
         self._topics = tuple(prefix + topic for topic in config.topics)
@@ -202,14 +209,7 @@ class Subscriber(MessageHandling):
                 re.escape(prefix) + config.pattern
             )
         self._paths = {}
-        self._logger = broker.logger
-        level = broker.log_level
-        # Decided once: a disabled access log costs one None check per message.
-        logger = broker.logger
-        self._access_level = level if logger is not None and logger.isEnabledFor(level) else None
-        self._policy = config.ack_policy or scope.ack_policy or AckPolicy.ACK
-        self._middlewares = scope.middlewares
-        self._context = broker.context
+        self._policy = self._resolve_policy(config.ack_policy or scope.ack_policy)
         parser = config.parser or scope.parser
         self._parse = custom_callable(parser, self._default_parse) if parser else None
         decoder = config.decoder or scope.decoder
@@ -222,22 +222,53 @@ class Subscriber(MessageHandling):
             )
             if hasattr(handler.plan, "bind"):
                 handler.call = handler.plan.bind(
-                    decoder=decode, dependencies=dependencies, context=broker.context
+                    decoder=decode, dependencies=dependencies, context=runtime.context
                 )
-        self._reply = wrap_publish(broker._send, scope.middlewares, broker.context)
-        self._sole = self._only_handler()
-        self._lean = not self._middlewares and self._parse is None
-        self._direct = self._sole if self._sole is not None and not self._sole.publishers else None
+        self._failures = Failures(
+            repr(self), self._policy, runtime.logger, runtime.access_level(), config.group_id
+        )
+        self._pipeline = self._build_pipeline(scope, runtime)
+
+    def _resolve_policy(self, policy: AckPolicy | None) -> AckPolicy:
+        return policy or AckPolicy.ACK
+
+    def _build_pipeline(self, scope: Scope, runtime: Runtime) -> Any:
+        if not self._handlers:
+            return self._enqueue
+        assert self._failures is not None
+        return build_pipeline(
+            PipelineSettings(
+                handlers=tuple(self._handlers),
+                policy=self._policy,
+                middlewares=scope.middlewares,
+                context=runtime.context,
+                parser=self._parse,
+                reply=(
+                    None
+                    if self.config.no_reply
+                    else wrap_publish(runtime.send, scope.middlewares, runtime.context)
+                ),
+                failures=self._failures,
+                # Where nothing watches publishes, a policy that finishes a message after
+                # an error too lets the next message go while the cluster confirms what
+                # its handler published.
+                defer_confirmations=(
+                    not scope.middlewares
+                    and self._parse is None
+                    and self._policy in (AckPolicy.ACK, AckPolicy.REJECT_ON_ERROR)
+                ),
+            )
+        )
 
     def copy(self: S) -> S:
         """A second, independent subscriber with the same handlers (a router included twice)."""
         twin = object.__new__(type(self))
         twin.__dict__.update(self.__dict__)
         twin._handlers = [Handler(h.plan, h.filter) for h in self._handlers]
-        twin._sole = twin._only_handler()
-        twin._direct = None  # bind() resolves it with the twin's own publishers
         twin._loops = []
         twin._scope = None
+        twin._tasks = None
+        twin._pipeline = None
         twin._reset()
         return twin
 
@@ -245,13 +276,13 @@ class Subscriber(MessageHandling):
         """Kind-specific state a copy must not share."""
 
     @property
-    def _broker(self) -> KafkaBroker:
+    def _runtime(self) -> Runtime:
         if self._scope is None:
             raise SetupError(
                 f"{self!r} is not attached to a broker yet: include its router in the "
                 "broker and start the broker (or await broker.start() first)"
             )
-        return self._scope.broker
+        return self._scope.runtime
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -263,25 +294,36 @@ class Subscriber(MessageHandling):
         if self.running:
             return
         if self._scope is None:
-            from topicflow.kafka.broker.broker import KafkaBroker
-
-            if not isinstance(self._owner, KafkaBroker):
-                raise SetupError(f"{self!r} belongs to a router: start it with its broker")
-            self._owner._bind_one(self)
-        broker = self._broker
-        transport = broker._transport_or_raise()
+            self._owner.attach(self)
+        runtime = self._runtime
+        transport = runtime.transport()
+        self._tasks = TaskGroup(repr(self), runtime.supervision, runtime.logger, runtime.failed)
         if not self._handlers:
             self._queue = asyncio.Queue(maxsize=1)
-        self._loops = [self._make_loop(i) for i in range(self._consumer_count())]
-        await asyncio.gather(*(loop.start(transport) for loop in self._loops))
-        await self._started()
+        observer = runtime.observer()
+        loops = self._loops = [self._make_loop(i, observer) for i in range(self._consumer_count())]
+        results = await asyncio.gather(
+            *(loop.start(transport) for loop in loops), return_exceptions=True
+        )
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            self._loops = []
+            await asyncio.gather(*(loop.stop() for loop in loops))
+            raise errors[0]
+        self._started()
 
     async def stop(self) -> None:
         """Stop fetching, finish what is in hand, commit, leave the group."""
         self._release_current()
         loops, self._loops = self._loops, []
         await asyncio.gather(*(loop.stop() for loop in loops))
-        await self._stopped()
+        tasks, self._tasks = self._tasks, None
+        if tasks is not None:
+            abandoned = await tasks.stop(_CANCEL_WAIT)
+            if abandoned and self._failures is not None:
+                self._failures.log(
+                    logging.WARNING, "%r: abandoned tasks that did not end: %s", self, abandoned
+                )
         self._queue = None
         if not self.config.persistent and self in self._owner.subscribers:
             self._owner.subscribers.remove(self)
@@ -289,19 +331,20 @@ class Subscriber(MessageHandling):
     def _consumer_count(self) -> int:
         return 1
 
-    async def _started(self) -> None:
+    def _started(self) -> None:
         """Kind-specific start work (after the consumers started)."""
 
-    async def _stopped(self) -> None:
-        """Kind-specific stop work (after the consumers stopped)."""
+    async def _drain(self, timeout: float) -> None:
+        """On revoke and stop, before committing: let what is in hand settle."""
 
-    def _make_loop(self, index: int) -> ConsumerLoop:
+    def _make_loop(self, index: int, observer: Observer | None) -> ConsumerLoop:
         config = self.config
-        broker = self._broker
+        runtime = self._runtime
+        assert self._tasks is not None
         name = config.group_id or ",".join(self._topics) or str(self._kafka_pattern or "manual")
         if self._consumer_count() > 1:
             name = f"{name}#{index}"
-        return ConsumerLoop(
+        loop = ConsumerLoop(
             ConsumerSpec(
                 topics=self._topics,
                 group_id=config.group_id,
@@ -309,16 +352,22 @@ class Subscriber(MessageHandling):
                 pattern=self._kafka_pattern,
                 partitions=self._partitions,
             ),
-            self._process if self._handlers else self._enqueue,
+            self._dispatch,
+            pipeline=self._pipeline,
+            tasks=self._tasks,
             name=name,
-            logger=self._logger,
-            graceful_timeout=broker.graceful_timeout,
-            backoff=broker.nack_backoff,
+            logger=runtime.logger,
+            graceful_timeout=runtime.graceful_timeout,
+            backoff=runtime.nack_backoff,
             fetch_timeout_ms=config.batch_timeout_ms,
             max_records=self._max_records(),
             commit_interval=config.commit_interval,
             listener=config.listener,
+            drain=self._drain,
         )
+        if observer is not None:
+            loop.pipeline = observer.pipeline(self, loop, loop.pipeline)
+        return loop
 
     def _max_records(self) -> int | None:
         # Unbounded, getmany() returns everything prefetched (~20k small records): all
@@ -330,25 +379,61 @@ class Subscriber(MessageHandling):
             return None
         return FETCH_RECORDS
 
-    # -- without a handler: get_one() and async for ------------------------
+    # -- one message at a time ----------------------------------------------
 
-    async def _enqueue(self, loop: ConsumerLoop, batches: Batches) -> None:
-        queue = self._queue
-        assert queue is not None
+    async def _dispatch(self, loop: ConsumerLoop, batches: Batches) -> None:
+        """Hand a fetched batch to the pipeline one message at a time, in partition order.
+
+        A partition's batch stops at a nacked message (it comes again) and when
+        the partition is rewound or revoked meanwhile.
+        """
+        pipeline = loop.pipeline
+        # Without a pattern there are no path values to look up: build the message directly.
+        message = KafkaMessage if self._path_regex is None else self._message
+        ack_first = self._policy is AckPolicy.ACK_FIRST
         epoch = loop.epoch
         for tp, records in batches.items():
+            tracker = loop.tracker(tp)  # once per partition, not per message
+            generation = tracker.generation
             for record in records:
-                if not loop.active(epoch):
-                    return
-                tracker = loop.tracker(tp)
-                if tracker is not None:
-                    tracker.begin(record.offset)
-                msg = self._message(record)
-                if self._policy is AckPolicy.ACK_FIRST:
-                    loop.finish(tp, record.offset)
-                else:
-                    msg.settle = functools.partial(settle, loop, tp, record.offset)
-                await queue.put(msg)
+                if loop.epoch != epoch or tracker.generation != generation:
+                    break  # revoked, stopping, or rewound: the rest comes again
+                offset = record.offset
+                msg = message(record)
+                if ack_first:  # finished when received, whatever becomes of it
+                    tracker.settle(offset, _ACK, False)
+                    await pipeline(msg)
+                    continue
+                # Not begun: in order, it is its partition's only message in flight.
+                outcome = await pipeline(msg)
+                if tracker.generation != generation:
+                    break  # rewound meanwhile (a late nack): this delivery is stale
+                if outcome is _PENDING:
+                    tracker.settle(offset, outcome, False)
+                    loop.settle_later(tracker, tp, offset, msg)
+                elif not tracker.settle(offset, outcome, False):
+                    loop.redeliver(tp, offset)  # nacked: its partition was rewound to it
+                    break
+
+    def _message(self, record: ConsumerRecord[bytes, bytes]) -> KafkaMessage:
+        if self._path_regex is None:
+            return KafkaMessage(record)
+        path = self._paths.get(record.topic)
+        if path is None:
+            match = self._path_regex.match(record.topic)
+            path = self._paths[record.topic] = match.groupdict() if match else {}
+        return KafkaMessage(record, path)
+
+    async def _default_parse(self, record: ConsumerRecord[bytes, bytes]) -> KafkaMessage:
+        return self._message(record)
+
+    # -- without a handler: get_one() and async for ------------------------
+
+    async def _enqueue(self, msg: KafkaMessage) -> Outcome:
+        """The pipeline of a subscriber without a handler: messages wait for get_one()."""
+        assert self._queue is not None
+        await self._queue.put(msg)
+        return Outcome.PENDING
 
     async def get_one(self, *, timeout: float = 5.0) -> KafkaMessage | None:
         """The next message, or None after ``timeout`` seconds (handler-less subscribers).
@@ -372,7 +457,7 @@ class Subscriber(MessageHandling):
     def _release_current(self) -> None:
         current, self._current = self._current, None
         if current is not None and self._policy is not AckPolicy.MANUAL:
-            current._decide(ACKED)
+            current.decide(Outcome.ACK)
 
     async def __aiter__(self) -> AsyncIterator[KafkaMessage]:
         """``async for msg in sub``: messages until the subscriber stops."""
@@ -394,25 +479,9 @@ def _resolve_publisher(publisher: DefaultPublisher, scope: Scope) -> DefaultPubl
     owner_scope = scope.of(publisher.owner)
     if owner_scope is not None:
         return publisher.bound(owner_scope)
-    if publisher._scope is not None:
+    if publisher.scope is not None:
         return publisher
     raise SetupError(
         f"publisher {publisher.name!r} is declared on a router that is not included in "
         "the broker; include that router too"
     )
-
-
-def compile_pattern(pattern: str) -> tuple[str, re.Pattern[str]]:
-    """The regex Kafka subscribes with, and the one that extracts ``{name}`` values.
-
-    A ``{name}`` placeholder matches one or more characters other than ``.``;
-    the rest of the pattern is a regular expression, matched against the whole
-    topic name.
-    """
-    with_groups = _PLACEHOLDER.sub(lambda m: f"(?P<{m.group(1)}>[^.]+)", pattern)
-    try:
-        compiled = re.compile(f"^(?:{with_groups})$")
-    except re.error as exc:
-        raise SetupError(f"pattern {pattern!r} is not a valid regular expression: {exc}") from exc
-    plain = _PLACEHOLDER.sub("[^.]+", pattern)
-    return f"^(?:{plain})$", compiled

@@ -1,11 +1,11 @@
-"""The seam between topicflow and a Kafka client.
+"""The seam between topicflow and a Kafka client, on the aiokafka side.
 
 The broker and its subscribers talk to Kafka only through the small
-:class:`Transport` and :class:`ConsumerTransport` interfaces below.
+``Transport`` and ``ConsumerTransport`` interfaces of :mod:`topicflow.kafka._seam`.
 :class:`AiokafkaTransport` implements them with aiokafka, and this is the one
-module of the package that imports aiokafka: client errors are translated into
-topicflow's exception tree here. The in-memory test broker implements the same
-interfaces.
+module of the package that imports aiokafka: the client's record types are
+re-exported from here, and its errors are translated into topicflow's exception
+tree here. The in-memory test broker implements the same interfaces.
 """
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import aiokafka
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -25,6 +24,7 @@ from aiokafka.errors import (
     KafkaConnectionError,
     KafkaError,
     KafkaTimeoutError,
+    NoOffsetForPartitionError,
     TopicAlreadyExistsError,
 )
 from aiokafka.partitioner import DefaultPartitioner
@@ -37,168 +37,27 @@ from topicflow.exceptions import (
     PublishError,
     SetupError,
 )
+from topicflow.kafka._options import ConnectionOptions, ConsumerSpec
+from topicflow.kafka._seam import ConsumerStopped
+
+if TYPE_CHECKING:
+    from topicflow.kafka._seam import ConsumerTransport, RebalanceHandler
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     from topicflow.kafka.topic import Topic
-    from topicflow.security import BaseSecurity
 
 __all__ = [
     "AiokafkaTransport",
     "ConnectionOptions",
     "ConsumerRecord",
     "ConsumerSpec",
-    "ConsumerStopped",
-    "ConsumerTransport",
-    "RebalanceHandler",
     "RecordMetadata",
     "TopicPartition",
-    "Transport",
 ]
 
 Headers = list[tuple[str, bytes]]
-
-
-class ConsumerStopped(Exception):
-    """``getmany`` was called on a consumer that is stopping or stopped."""
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectionOptions:
-    """How to reach the cluster, and producer settings. Passed to the client as is."""
-
-    bootstrap_servers: str | Sequence[str] = "localhost"
-    client_id: str | None = None
-    request_timeout_ms: int = 40_000
-    retry_backoff_ms: int = 100
-    metadata_max_age_ms: int = 300_000
-    connections_max_idle_ms: int = 540_000
-    #: Producer settings (acks, linger_ms, compression_type, ...), keyword-for-keyword.
-    producer: Mapping[str, Any] = field(default_factory=dict)
-    #: TLS/SASL settings (``topicflow.security``); None is plain TCP.
-    security: BaseSecurity | None = None
-
-    @property
-    def servers_text(self) -> str:
-        """The bootstrap servers as one comma-separated string, for messages."""
-        if isinstance(self.bootstrap_servers, str):
-            return self.bootstrap_servers
-        return ",".join(self.bootstrap_servers)
-
-    def client_kwargs(self) -> dict[str, Any]:
-        """Settings shared by the producer and the consumers."""
-        kwargs: dict[str, Any] = {
-            "bootstrap_servers": self.bootstrap_servers,
-            "request_timeout_ms": self.request_timeout_ms,
-            "retry_backoff_ms": self.retry_backoff_ms,
-            "metadata_max_age_ms": self.metadata_max_age_ms,
-            "connections_max_idle_ms": self.connections_max_idle_ms,
-        }
-        if self.client_id is not None:
-            kwargs["client_id"] = self.client_id
-        if self.security is not None:
-            kwargs.update(self.security.client_settings())
-        return kwargs
-
-
-@dataclass(frozen=True, slots=True)
-class ConsumerSpec:
-    """What one subscriber consumes, and the consumer settings it passes through."""
-
-    topics: tuple[str, ...]
-    group_id: str | None
-    #: Consumer keyword arguments (auto_offset_reset, session_timeout_ms, ...).
-    options: Mapping[str, Any] = field(default_factory=dict)
-    #: A regex subscription instead of ``topics``.
-    pattern: str | None = None
-    #: Manual assignment instead of a group subscription.
-    partitions: tuple[TopicPartition, ...] = ()
-
-
-class RebalanceHandler(Protocol):
-    """Called by a consumer when its group assignment changes."""
-
-    async def on_revoked(self, revoked: set[TopicPartition]) -> None:
-        """Partitions are about to be taken away: finish and commit them."""
-
-    async def on_assigned(self, assigned: set[TopicPartition]) -> None:
-        """Partitions were handed to this consumer."""
-
-
-class ConsumerTransport(Protocol):
-    """One Kafka consumer, as the subscriber sees it."""
-
-    async def start(self) -> None:
-        """Connect and subscribe; raises KafkaUnavailableError."""
-
-    async def stop(self) -> None:
-        """Leave the group and close. Commits nothing by itself."""
-
-    async def getmany(
-        self, timeout_ms: int, max_records: int | None
-    ) -> Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]:
-        """Fetched records by partition; empty after ``timeout_ms`` without data."""
-
-    async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
-        """Commit exactly these positions; raises CommitError."""
-
-    def seek(self, tp: TopicPartition, offset: int) -> None:
-        """Make ``offset`` the next record fetched from ``tp``."""
-
-    def pause(self, tp: TopicPartition) -> None:
-        """Stop fetching ``tp`` until :meth:`resume`."""
-
-    def resume(self, tp: TopicPartition) -> None:
-        """Fetch ``tp`` again."""
-
-
-class Transport(Protocol):
-    """The broker's connection to Kafka: one producer, and consumers on demand."""
-
-    async def connect(self) -> None:
-        """Start the producer; raises KafkaUnavailableError, bounded by the request timeout."""
-
-    async def close(self) -> None:
-        """Flush and close the producer."""
-
-    async def ping(self, timeout: float) -> bool:
-        """True when the cluster answers a metadata request within ``timeout`` seconds."""
-
-    async def send(
-        self,
-        topic: str,
-        value: bytes | None,
-        *,
-        key: bytes | None,
-        partition: int | None,
-        timestamp_ms: int | None,
-        headers: Headers,
-    ) -> asyncio.Future[RecordMetadata]:
-        """Queue a record; the future resolves when the cluster acknowledged it."""
-
-    async def send_batch(
-        self,
-        topic: str,
-        records: Sequence[tuple[bytes | None, bytes | None, Headers]],
-        *,
-        partition: int | None,
-        timestamp_ms: int | None,
-    ) -> asyncio.Future[RecordMetadata]:
-        """Queue ``(value, key, headers)`` records as one batch to one partition.
-
-        Without ``partition``: the first key's partition, else a random one.
-        The future resolves to the metadata of the batch's first record.
-        """
-
-    async def flush(self) -> None:
-        """Send everything queued now and wait for it."""
-
-    def consumer(self, spec: ConsumerSpec, rebalance: RebalanceHandler) -> ConsumerTransport:
-        """A new, unstarted consumer."""
-
-    async def create_topics(self, topics: Sequence[Topic]) -> None:
-        """Create the declared topics that do not exist yet; leave the others alone."""
 
 
 def _unavailable(options: ConnectionOptions, exc: BaseException | None) -> KafkaUnavailableError:
@@ -387,12 +246,20 @@ def _first_of(futures: list[asyncio.Future[RecordMetadata]]) -> asyncio.Future[R
     """One future: done when all are, with the first one's metadata."""
     if len(futures) == 1:
         return futures[0]
+    first: asyncio.Future[RecordMetadata] = asyncio.get_running_loop().create_future()
 
-    async def wait_all() -> RecordMetadata:
-        results = await asyncio.gather(*futures)
-        return results[0]
+    def all_done(gathered: asyncio.Future[list[RecordMetadata]]) -> None:
+        if first.done():
+            return
+        if gathered.cancelled():
+            first.cancel()
+        elif (exc := gathered.exception()) is not None:
+            first.set_exception(exc)
+        else:
+            first.set_result(gathered.result()[0])
 
-    return asyncio.ensure_future(wait_all())
+    asyncio.gather(*futures).add_done_callback(all_done)
+    return first
 
 
 async def _start_bounded(client: Any, options: ConnectionOptions) -> None:
@@ -458,7 +325,8 @@ class _Listener(aiokafka.ConsumerRebalanceListener):
         # ("latest") on the first fetch, after start() returned, and a message
         # published in between would be skipped.
         for tp in assigned:
-            with contextlib.suppress(IllegalStateError):
+            # No offset to start from (auto_offset_reset="none"): the fetch reports it.
+            with contextlib.suppress(IllegalStateError, NoOffsetForPartitionError):
                 await self._consumer.position(tp)
         await self._handler.on_assigned(set(assigned))
 
@@ -471,6 +339,7 @@ class _AiokafkaConsumer:
         self._options = transport._options
         self._spec = spec
         self._rebalance = rebalance
+        self._reset = spec.options.get("auto_offset_reset", "latest")
         self._consumer: Any = None
 
     async def start(self) -> None:
@@ -512,6 +381,13 @@ class _AiokafkaConsumer:
             batches = await consumer.getmany(timeout_ms=timeout_ms, max_records=max_records)
         except ConsumerStoppedError as exc:
             raise ConsumerStopped from exc
+        except NoOffsetForPartitionError as exc:
+            raise SetupError(
+                f"{exc.args[0] if exc.args else 'a partition'} has no committed offset in "
+                f"group {self._spec.group_id!r}, and auto_offset_reset={self._reset!r} gives "
+                "no other place to start: use auto_offset_reset='earliest' or 'latest', or "
+                "commit a starting offset for the group"
+            ) from exc
         except KafkaConnectionError as exc:
             raise _unavailable(self._options, exc) from exc
         return batches

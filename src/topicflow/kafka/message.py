@@ -7,18 +7,15 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from topicflow._codec import decode_body
+from topicflow.ack import Outcome
 
 if TYPE_CHECKING:
+    import asyncio
     from collections.abc import Callable, Mapping
 
     from topicflow.kafka._transport import ConsumerRecord
 
 __all__ = ["KafkaMessage"]
-
-#: Values of ``KafkaMessage.status``.
-ACKED = "acked"
-NACKED = "nacked"
-REJECTED = "rejected"
 
 _NO_PATH: Mapping[str, str] = MappingProxyType({})
 
@@ -31,6 +28,10 @@ class KafkaMessage:
     from headers are computed on first access only.
     """
 
+    #: Marks the class for handler signatures: a parameter annotated with it gets
+    #: the message (``topicflow._resolvers.MESSAGE_MARK``).
+    __topicflow_message__ = True
+
     __slots__ = (
         "_correlation_id",
         "_headers",
@@ -40,6 +41,7 @@ class KafkaMessage:
         "raw_message",
         "settle",
         "status",
+        "unconfirmed",
     )
 
     def __init__(
@@ -49,10 +51,14 @@ class KafkaMessage:
         self.raw_message = record
         #: Values of the subscriber pattern's ``{name}`` placeholders in this topic.
         self.path = path
-        #: None until the message is acked, nacked or rejected.
-        self.status: str | None = None
-        #: Set by the subscriber when an ack may still come after the handler returned.
-        self.settle: Callable[[str], None] | None = None
+        #: None until the message is decided (acked, nacked, rejected, ...).
+        self.status: Outcome | None = None
+        #: Set by the subscriber when a decision may still come after its pipeline
+        #: returned (``AckPolicy.MANUAL``, a publish awaiting its confirmation).
+        self.settle: Callable[[Outcome], None] | None = None
+        #: While the framework waits for the cluster to confirm what the handler
+        #: published for this message: those confirmations (it settles then).
+        self.unconfirmed: list[asyncio.Future[Any]] | None = None
         self._headers: dict[str, str | bytes] | None = None
         self._raw_headers: dict[str, bytes] | None = None
         self._correlation_id: str | None = None
@@ -154,22 +160,28 @@ class KafkaMessage:
 
     async def ack(self) -> None:
         """Finish the message: its offset may be committed. The first decision counts."""
-        self._decide(ACKED)
+        self.decide(Outcome.ACK)
 
     async def nack(self) -> None:
         """Hand the message back: it is delivered again, after a backoff."""
-        self._decide(NACKED)
+        self.decide(Outcome.NACK)
 
     async def reject(self) -> None:
         """Finish the message as failed: committed, not delivered again."""
-        self._decide(REJECTED)
+        self.decide(Outcome.REJECT)
 
-    def _decide(self, status: str) -> None:
-        if self.status is not None:
+    def decide(self, outcome: Outcome) -> None:
+        """Record what becomes of the message; the first decision counts.
+
+        ``Outcome.PENDING`` is no decision: it marks a message whose decision
+        comes later (a later call decides it).
+        """
+        status = self.status
+        if status is not None and status is not Outcome.PENDING:
             return
-        self.status = status
-        if self.settle is not None:
-            self.settle(status)
+        self.status = outcome
+        if outcome is not Outcome.PENDING and self.settle is not None:
+            self.settle(outcome)
 
     def __repr__(self) -> str:
         return f"<KafkaMessage {self.message_id} key={self.key!r} body={self.body[:60]!r}>"

@@ -1,30 +1,28 @@
-"""Publishing: the record a publish builds, publisher objects, and handler results.
+"""Publisher objects, handler results, and ``KafkaResponse``.
 
-Every publish (``broker.publish``, a publisher object, a handler's return value
-sent by ``@publisher``, a reply, ``request()``) becomes one :class:`PublishCommand`,
-goes through the middlewares' ``publish_scope`` and then :func:`send`.
+A :class:`DefaultPublisher` is a named destination declared on a broker or a
+router. Resolved at start (:meth:`DefaultPublisher.bind`), its publishes go
+through the middlewares in force where it was declared, then to
+:func:`topicflow.kafka._publish.send` over the broker's runtime.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import uuid
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
-from topicflow._codec import JSON, TEXT, encode_body, encode_key
-from topicflow.exceptions import PublishError, SetupError
+from topicflow.kafka._publish import PublishCommand, PublishOptions, send_one
 from topicflow.middlewares import wrap_publish
 from topicflow.response import Response
 
 if TYPE_CHECKING:
     import asyncio
-    from collections.abc import Awaitable, Callable, Mapping, Sequence
+    from collections.abc import Awaitable, Callable, Mapping
 
-    from topicflow.kafka._transport import Transport
-    from topicflow.kafka.broker.broker import KafkaBroker
+    from topicflow.kafka._runtime import Runtime
     from topicflow.kafka.broker.registrator import KafkaRegistrator, Scope
+    from topicflow.kafka.message import KafkaMessage
 
-__all__ = ["DefaultPublisher", "KafkaResponse", "PublishCommand", "encode_record", "send"]
+__all__ = ["DefaultPublisher", "KafkaResponse", "PublishCommand"]
 
 F = TypeVar("F", bound="Callable[..., Any]")
 
@@ -32,29 +30,6 @@ F = TypeVar("F", bound="Callable[..., Any]")
 PUBLISHERS_ATTR = "__topicflow_publishers__"
 
 HeaderValue = str | bytes
-Record = tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]  # value, key, headers
-
-#: The content-type header of each content type encode_body() gives, built once.
-_CONTENT_TYPE_HEADERS = {
-    JSON: ("content-type", JSON.encode()),
-    TEXT: ("content-type", TEXT.encode()),
-}
-
-
-@dataclasses.dataclass(slots=True)
-class PublishCommand:
-    """One publish, before encoding. ``batch`` holds the bodies of a batch publish."""
-
-    body: Any
-    topic: str
-    key: Any = None
-    partition: int | None = None
-    timestamp_ms: int | None = None
-    headers: Mapping[str, HeaderValue] = dataclasses.field(default_factory=dict)
-    correlation_id: str | None = None
-    reply_to: str = ""
-    no_confirm: bool = False
-    batch: Sequence[Any] | None = None
 
 
 class KafkaResponse(Response):
@@ -86,61 +61,6 @@ class KafkaResponse(Response):
             "partition": self.partition,
             "timestamp_ms": self.timestamp_ms,
         }
-
-
-def encode_record(body: Any, cmd: PublishCommand, correlation_id: str) -> Record:
-    """The wire form of one body: value, key and headers (FastStream-compatible)."""
-    value, content_type = encode_body(body)
-    cid = ("correlation_id", correlation_id.encode())
-    headers: list[tuple[str, bytes]] = (
-        [cid] if content_type is None else [_CONTENT_TYPE_HEADERS[content_type], cid]
-    )
-    if cmd.reply_to:
-        headers.append(("reply_to", cmd.reply_to.encode()))
-    if cmd.headers:
-        for name, header in cmd.headers.items():
-            headers.append((name, header.encode() if isinstance(header, str) else header))
-    return value, None if cmd.key is None else encode_key(cmd.key), headers
-
-
-async def send(transport: Transport, cmd: PublishCommand) -> Any:
-    """Encode ``cmd`` and hand it to the transport.
-
-    Returns the record's metadata once the cluster acknowledged it, or, with
-    ``no_confirm``, the future of that metadata as soon as it is queued. A
-    batch returns the list of metadata (or one future for the whole batch).
-    """
-    correlation_id = cmd.correlation_id or uuid.uuid4().hex
-    if cmd.batch is not None:
-        records = [encode_record(body, cmd, correlation_id) for body in cmd.batch]
-        future = await transport.send_batch(
-            cmd.topic, records, partition=cmd.partition, timestamp_ms=cmd.timestamp_ms
-        )
-    else:
-        future = await send_one(transport, cmd, cmd.body, correlation_id)
-    if cmd.no_confirm:
-        return future
-    return await future
-
-
-async def send_one(
-    transport: Transport, cmd: PublishCommand, body: Any, correlation_id: str
-) -> asyncio.Future[Any]:
-    """Encode ``body`` with ``cmd``'s settings and queue it; the confirmation's future."""
-    value, key, headers = encode_record(body, cmd, correlation_id)
-    if value is None and key is None:
-        raise PublishError(
-            f"publishing None to {cmd.topic!r} without a key: a Kafka record needs a "
-            "value or a key. Pass key= for a tombstone, or b'' for an empty message."
-        )
-    return await transport.send(
-        cmd.topic,
-        value,
-        key=key,
-        partition=cmd.partition,
-        timestamp_ms=cmd.timestamp_ms,
-        headers=headers,
-    )
 
 
 class DefaultPublisher:
@@ -182,7 +102,8 @@ class DefaultPublisher:
         self.autoflush = autoflush
         self._scope: Scope | None = None
         self._send: Callable[[PublishCommand], Awaitable[Any]] | None = None
-        self._result_cmd: PublishCommand | None = None
+        #: True when a handler's plain result may go straight to the transport.
+        self._plain = False
 
     @property
     def topic(self) -> str:
@@ -200,33 +121,25 @@ class DefaultPublisher:
         """The broker or router it was declared on."""
         return self._owner
 
+    @property
+    def scope(self) -> Scope | None:
+        """The settings it was resolved with (None until the broker resolves it)."""
+        return self._scope
+
     def bind(self, scope: Scope) -> None:
         """Resolve the topic prefix and middlewares in force at ``scope`` (at start)."""
         self._scope = scope
-        broker = scope.broker
-        self._send = wrap_publish(broker._send, scope.middlewares, broker.context)
-        # What publish() would build for a handler's plain result, built once: when no
-        # middleware watches publishes and nothing is flushed or batched, results go
-        # straight to the transport (see publish_result).
-        plain = not (scope.middlewares or self.autoflush or self.batch)
-        self._result_cmd = (
-            PublishCommand(
-                body=None,
-                topic=self.topic,
-                key=self.key,
-                partition=self.partition,
-                headers=self.headers,
-                reply_to=self.reply_to,
-            )
-            if plain
-            else None
-        )
+        runtime = scope.runtime
+        self._send = wrap_publish(runtime.send, scope.middlewares, runtime.context)
+        # When no middleware watches publishes and nothing is flushed or batched, a
+        # handler's result goes straight to the transport (see publish_result).
+        self._plain = not (scope.middlewares or self.autoflush or self.batch)
 
     def unbind(self) -> None:
         """Forget the resolved settings (the broker resolves again)."""
         self._scope = None
         self._send = None
-        self._result_cmd = None
+        self._plain = False
 
     def bound(self, scope: Scope) -> DefaultPublisher:
         """This publisher resolved at ``scope``: itself if it already is, else a copy."""
@@ -235,7 +148,8 @@ class DefaultPublisher:
         if self._scope is None:
             self.bind(scope)
             return self
-        copy = _copy(self)
+        copy = object.__new__(DefaultPublisher)
+        copy.__dict__.update(self.__dict__)
         copy.bind(scope)
         return copy
 
@@ -248,43 +162,37 @@ class DefaultPublisher:
         publishers.append(self)
         return func
 
+    def _runtime(self) -> Runtime:
+        if self._scope is None:
+            # Declared on a connected broker after it resolved: its settings apply.
+            # Anywhere else this raises SetupError, naming what to do.
+            self._owner.attach(self)
+        assert self._scope is not None
+        return self._scope.runtime
+
     async def publish(
-        self,
-        message: Any = None,
-        *,
-        key: Any = None,
-        partition: int | None = None,
-        timestamp_ms: int | None = None,
-        headers: Mapping[str, HeaderValue] | None = None,
-        correlation_id: str | None = None,
-        reply_to: str = "",
-        no_confirm: bool = False,
+        self, message: Any = None, *, no_confirm: bool = False, **options: Unpack[PublishOptions]
     ) -> Any:
         """Publish ``message`` to this publisher's topic (a list or tuple as one batch,
         for a ``batch=True`` publisher).
 
-        Arguments left out take the publisher's own settings; ``headers`` are
-        added to the publisher's headers. Returns ``RecordMetadata`` (a list of
-        them for a batch), or its future with ``no_confirm=True``.
+        Options left out take the publisher's own settings; ``headers`` are
+        added to the publisher's headers. Returns ``RecordMetadata`` (of the
+        first record, for a batch), or its future with ``no_confirm=True``.
         """
-        broker = _running_broker(self._owner) if self._scope is None else None
-        if broker is not None:
-            # Declared on the broker after it started: the broker's own settings apply.
-            self.bind(broker._root_scope())
-        if self._send is None or self._scope is None:
-            raise SetupError(
-                f"publisher {self.name!r} is not attached to a started broker: include its "
-                "router in the broker (broker.include_router(router)) and start the broker"
-            )
+        runtime = self._runtime()
+        assert self._send is not None
+        key = options.get("key")
+        partition = options.get("partition")
         cmd = PublishCommand(
             body=message,
             topic=self.topic,
             key=self.key if key is None else key,
             partition=self.partition if partition is None else partition,
-            timestamp_ms=timestamp_ms,
-            headers={**self.headers, **(headers or {})},
-            correlation_id=correlation_id,
-            reply_to=reply_to or self.reply_to,
+            timestamp_ms=options.get("timestamp_ms"),
+            headers={**self.headers, **(options.get("headers") or {})},
+            correlation_id=options.get("correlation_id"),
+            reply_to=options.get("reply_to") or self.reply_to,
             no_confirm=no_confirm,
             batch=tuple(message) if self.batch and isinstance(message, list | tuple) else None,
         )
@@ -293,7 +201,7 @@ class DefaultPublisher:
         # Flush before waiting for the confirmation, or linger_ms would hold it back.
         cmd.no_confirm = True
         future = await self._send(cmd)
-        await self._scope.broker._transport_or_raise().flush()
+        await runtime.transport().flush()
         return future if no_confirm else await future
 
     async def publish_result(
@@ -305,14 +213,21 @@ class DefaultPublisher:
         """Publish a handler's return value (a :class:`Response` chooses key and headers).
 
         With ``unconfirmed``, the cluster's confirmation is not waited for here:
-        its future is appended to that list, and the subscriber finishes the
+        its future is appended to that list, and the subscriber settles the
         consumed message once it resolves (so the next message need not wait).
         """
-        cmd = self._result_cmd
-        if cmd is not None and self._scope is not None and not isinstance(result, Response):
-            # publish()'s steps without its options: the settings were built at bind.
-            transport = self._scope.broker._transport_or_raise()
-            future = await send_one(transport, cmd, result, correlation_id)
+        if self._plain and not isinstance(result, Response):
+            # publish()'s steps without its options: the settings were resolved at bind.
+            future = await send_one(
+                self._runtime().transport(),
+                self.topic,
+                result,
+                correlation_id,
+                key=self.key,
+                partition=self.partition,
+                headers=self.headers,
+                reply_to=self.reply_to,
+            )
             if unconfirmed is None:
                 await future
             else:
@@ -330,24 +245,12 @@ class DefaultPublisher:
         else:
             unconfirmed.append(await self.publish(body, **options, no_confirm=True))
 
-    async def request(self, message: Any = None, *, timeout: float = 0.5, **options: Any) -> Any:
+    async def request(
+        self, message: Any = None, *, timeout: float = 0.5, **options: Unpack[PublishOptions]
+    ) -> KafkaMessage:
         """Publish ``message`` here and wait for the reply (see ``KafkaBroker.request``)."""
-        if self._scope is None:
-            raise SetupError(f"publisher {self.name!r} is not attached to a started broker")
-        broker: KafkaBroker = self._scope.broker
-        return await broker.request(message, self.topic, timeout=timeout, **options)
+        runtime = self._runtime()
+        return await runtime.request(PublishCommand.of(message, self.topic, options), timeout)
 
     def __repr__(self) -> str:
         return f"<DefaultPublisher topic={self.topic!r}>"
-
-
-def _copy(publisher: DefaultPublisher) -> DefaultPublisher:
-    copy = object.__new__(DefaultPublisher)
-    copy.__dict__.update(publisher.__dict__)
-    return copy
-
-
-def _running_broker(owner: KafkaRegistrator) -> KafkaBroker | None:
-    from topicflow.kafka.broker.broker import KafkaBroker
-
-    return owner if isinstance(owner, KafkaBroker) and owner._transport is not None else None

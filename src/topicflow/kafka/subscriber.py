@@ -1,4 +1,4 @@
-"""The four subscriber kinds: how fetched records reach handlers.
+"""The four subscriber kinds: how fetched records reach the pipeline.
 
 ==================================  ==========================================================
 kind                                what runs at once, and what stays in order
@@ -9,15 +9,16 @@ ConcurrentDefaultSubscriber         up to ``max_workers`` messages; same key sta
 ConcurrentBetweenPartitionsSub...   ``max_workers`` consumers in the group; partition order kept
 ==================================  ==========================================================
 
-What they share is in ``_subscriber.py`` (handlers, settings, lifecycle) and
-``_handling.py`` (the handling of one message); what one consumer does
-(fetching, rebalances, offsets) is in ``_loop.py``.
+Each kind is one dispatch function from a fetched batch to its pipeline; what
+they share (handlers, settings, lifecycle, in-order dispatch) is in
+``_subscriber.py``, the pipeline in ``_pipeline.py``, and what one consumer does
+(fetching, rebalances, redelivery) in ``_loop.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import dataclasses
 import functools
 import itertools
 import logging
@@ -25,25 +26,30 @@ import zlib
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from topicflow._di import compile_batch_handler
-from topicflow.ack import AckPolicy
-from topicflow.exceptions import AckMessage, DecodeError, NackMessage, RejectMessage, SetupError
-from topicflow.kafka._handling import ON_ERROR, Handler
+from topicflow.ack import AckPolicy, Outcome
+from topicflow.exceptions import DecodeError, SetupError
+from topicflow.kafka._pipeline import Handler, wrap_consume
+from topicflow.kafka._publish import new_correlation_id
 from topicflow.kafka._subscriber import Subscriber
-from topicflow.kafka.message import ACKED, NACKED, REJECTED
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping, Sequence
 
     from topicflow._di import BatchPlan
+    from topicflow.ack import PartitionTracker
     from topicflow.kafka._loop import ConsumerLoop
     from topicflow.kafka._options import SubscriberConfig
+    from topicflow.kafka._runtime import Runtime
     from topicflow.kafka._transport import ConsumerRecord, TopicPartition
-    from topicflow.kafka.broker.registrator import KafkaRegistrator
+    from topicflow.kafka.broker.registrator import KafkaRegistrator, Scope
     from topicflow.kafka.message import KafkaMessage
 
-    Batches = Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]
+    Record = ConsumerRecord[bytes, bytes]
+    Batches = Mapping[TopicPartition, Sequence[Record]]
+    _Work = tuple[ConsumerLoop, TopicPartition, PartitionTracker, int, Record]
 
 __all__ = [
+    "Batch",
     "BatchSubscriber",
     "ConcurrentBetweenPartitionsSubscriber",
     "ConcurrentDefaultSubscriber",
@@ -75,53 +81,86 @@ class ConcurrentDefaultSubscriber(Subscriber):
         self._reset()
 
     def _reset(self) -> None:
-        self._workers: list[asyncio.Task[None]] = []
-        self._inboxes: list[asyncio.Queue[tuple[ConsumerLoop, TopicPartition, Any]]] = []
+        self._inboxes: list[asyncio.Queue[_Work]] = []
         self._spread = itertools.count()
 
-    async def _started(self) -> None:
-        count = self.config.max_workers or 1
-        self._inboxes = [asyncio.Queue(maxsize=8) for _ in range(count)]
-        self._workers = [
-            asyncio.create_task(self._work(inbox), name=f"topicflow:{self!r}:worker{i}")
-            for i, inbox in enumerate(self._inboxes)
-        ]
+    def _started(self) -> None:
+        assert self._tasks is not None
+        self._inboxes = [asyncio.Queue(maxsize=8) for _ in range(self.config.max_workers or 1)]
+        for i, inbox in enumerate(self._inboxes):
+            self._tasks.spawn(f"worker{i}", functools.partial(self._work, inbox))
 
-    async def _process(self, loop: ConsumerLoop, batches: Batches) -> None:
+    async def _dispatch(self, loop: ConsumerLoop, batches: Batches) -> None:
+        """Begin each record in delivery order and pass it to its key's worker."""
         epoch = loop.epoch
         inboxes = self._inboxes
+        ack_first = self._policy is AckPolicy.ACK_FIRST
         for tp, records in batches.items():
+            tracker = loop.tracker(tp)
+            generation = tracker.generation
             for record in records:
-                if not loop.active(epoch):
-                    return
+                if loop.epoch != epoch or tracker.generation != generation:
+                    break
+                if ack_first:  # finished when received, whatever becomes of it
+                    tracker.settle(record.offset, Outcome.ACK, False)
+                else:
+                    tracker.begin(record.offset)
                 key = record.key
                 # crc32, not hash(): the same key goes to the same worker in every process.
                 index = zlib.crc32(key) if key is not None else next(self._spread)
-                await inboxes[index % len(inboxes)].put((loop, tp, record))
+                await inboxes[index % len(inboxes)].put((loop, tp, tracker, generation, record))
 
-    async def _work(self, inbox: asyncio.Queue[tuple[ConsumerLoop, TopicPartition, Any]]) -> None:
+    async def _work(self, inbox: asyncio.Queue[_Work]) -> None:
+        ack_first = self._policy is AckPolicy.ACK_FIRST
         while True:
-            loop, tp, record = await inbox.get()
+            loop, tp, tracker, generation, record = await inbox.get()
             try:
-                await self._handle(loop, tp, record)
+                if tracker.generation != generation:
+                    continue  # its partition was rewound or revoked since: it comes again
+                msg = self._message(record)
+                try:
+                    outcome = await loop.pipeline(msg)
+                    if ack_first:
+                        continue  # finished when received
+                    if outcome is Outcome.PENDING:
+                        loop.settle_later(tracker, tp, record.offset, msg)
+                    elif not tracker.settle(record.offset, outcome):
+                        loop.redeliver(tp, record.offset)  # nacked: its partition was rewound
+                except Exception:
+                    # Not the handler's error (the pipeline books those): deliver it again.
+                    if not tracker.settle(record.offset, Outcome.NACK):
+                        loop.redeliver(tp, record.offset)
+                    raise
             finally:
                 inbox.task_done()
 
-    async def _stopped(self) -> None:
-        # Fetching has stopped: let the workers finish what they were handed.
+    async def _drain(self, timeout: float) -> None:
+        # Fetching has stopped for now: let the workers finish what they were handed.
         drained = asyncio.gather(*(inbox.join() for inbox in self._inboxes))
         try:
-            await asyncio.wait_for(drained, self._broker.graceful_timeout)
+            await asyncio.wait_for(drained, timeout)
         except TimeoutError:
-            self._log(
+            assert self._failures is not None
+            self._failures.log(
                 logging.WARNING,
-                "%r: workers outlived graceful_timeout; unfinished messages are dropped",
+                "%r: workers outlived graceful_timeout; their messages are not committed "
+                "and will be delivered again",
                 self,
             )
-        for worker in self._workers:
-            worker.cancel()
-        await asyncio.gather(*self._workers, return_exceptions=True)
-        self._workers = []
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Batch:
+    """One fetched batch, as a batch subscriber's pipeline takes it."""
+
+    #: Every record fetched, partition by partition (what middlewares are made with).
+    records: list[Record]
+    #: The records handed to the handler (poison left out), in delivery order.
+    valid: list[Record]
+    #: Their validated bodies: what the handler receives.
+    bodies: list[Any]
+    #: The offsets handed to the handler, per partition, in delivery order.
+    taken: dict[TopicPartition, list[int]]
 
 
 class BatchSubscriber(Subscriber):
@@ -155,126 +194,142 @@ class BatchSubscriber(Subscriber):
     def _max_records(self) -> int | None:
         return self.config.max_records
 
-    async def _process(self, loop: ConsumerLoop, batches: Batches) -> None:
+    def _resolve_policy(self, policy: AckPolicy | None) -> AckPolicy:
+        if policy is AckPolicy.MANUAL:
+            raise SetupError(
+                f"{self!r}: a batch handler receives bodies, not messages it could ack, so "
+                "AckPolicy.MANUAL cannot apply; use ACK (the default) and raise "
+                "NackMessage or RejectMessage to decide otherwise for the whole batch"
+            )
+        return super()._resolve_policy(policy)
+
+    def _build_pipeline(self, scope: Scope, runtime: Runtime) -> Any:
+        plan = self._batch_plan
+        failures = self._failures
+        assert plan is not None
+        assert failures is not None
+        handler = self._handlers[0]
+        policy = self._policy
+        name = f"batch handler {plan.func.__qualname__} of {self!r}"
+
+        async def call_batch(bodies: list[Any]) -> Any:
+            result = await plan.call(bodies)
+            if result is not None:
+                correlation_id = new_correlation_id()
+                for publisher in handler.publishers:
+                    await publisher.publish_result(result, correlation_id)
+            return result
+
+        call: Callable[[Batch], Awaitable[Any]]
+        if scope.middlewares:
+            # Around a batch, middlewares are made with the records; consume_scope gets the bodies.
+            call = wrap_consume(
+                call_batch,
+                scope.middlewares,
+                runtime.context,
+                raw=_records_of,
+                prepare=_bodies_of,
+            )
+        else:
+            call = functools.partial(_call_bodies, call_batch)
+
+        async def pipeline(batch: Batch) -> Outcome:
+            try:
+                await call(batch)
+            except Exception as exc:
+                outcome = failures.batch_outcome(exc, len(batch.bodies), name)
+            else:
+                outcome = Outcome.ACK
+            if failures.access_level is not None and failures.logger is not None:
+                # One access-log line per batch, naming where each partition's part starts.
+                failures.logger.log(
+                    failures.access_level,
+                    "batch of %d (%s) group=%s: %s",
+                    len(batch.bodies),
+                    ", ".join(f"{tp.topic}-{tp.partition}-{o[0]}" for tp, o in batch.taken.items()),
+                    failures.group_id,
+                    "acked first" if policy is AckPolicy.ACK_FIRST else outcome,
+                )
+            return outcome
+
+        return pipeline
+
+    async def _dispatch(self, loop: ConsumerLoop, batches: Batches) -> None:
+        """Validate the fetched records, hand the valid ones to the pipeline as one batch."""
         plan = self._batch_plan
         assert plan is not None
-        policy = self._policy
         extract = plan.extract
-        message = self._message if self._parse is None else None
+        parse = self._parse
         poisoned = self._poisoned
-        #: Offsets handed to the handler, per partition, in delivery order.
-        taken: dict[TopicPartition, list[int]] = {}
+        valid: list[Record] = []
         bodies: list[Any] = []
-        append = bodies.append
-        extract_records = plan.extract_records if message is not None else None
+        taken: dict[TopicPartition, list[int]] = {}
+        trackers: dict[TopicPartition, PartitionTracker] = {}
+        extract_records = plan.extract_records if parse is None else None
         for tp, records in batches.items():
-            tracker = loop.tracker(tp)
+            if not records:
+                continue
+            tracker = trackers[tp] = loop.tracker(tp)
             if extract_records is not None and not poisoned:
                 offsets = [record.offset for record in records]
-                if tracker is not None:
-                    tracker.begin_many(offsets)
+                tracker.begin_many(offsets)
                 try:
                     bodies.extend(extract_records(records))
                 except ValueError:
                     # A record does not fit: forget these and go one by one to find it.
-                    if tracker is not None and offsets:
-                        tracker.rewind(offsets[0])
+                    tracker.rewind(offsets[0])
                 else:
+                    valid.extend(records)
                     taken[tp] = offsets
                     continue
             offsets = taken[tp] = []
             for record in records:
                 offset = record.offset
-                if tracker is not None:
-                    tracker.begin(offset)
+                tracker.begin(offset)
                 if poisoned and (tp, offset) in poisoned:  # back after a nack: still poison
                     poisoned.discard((tp, offset))
-                    loop.finish(tp, offset, tracker)
+                    tracker.settle(offset, Outcome.POISON)
                     continue
                 try:
-                    msg = (
-                        message(record) if message is not None else await self._parse_record(record)
-                    )
-                    append(extract(msg))
+                    msg = self._message(record) if parse is None else await parse(record)
+                    bodies.append(extract(msg))
                 except DecodeError as exc:
-                    self._log(logging.ERROR, "poison message rejected, moving on: %s", exc)
+                    assert self._failures is not None
+                    self._failures.log(logging.ERROR, "poison message rejected, moving on: %s", exc)
                     poisoned.add((tp, offset))
-                    loop.finish(tp, offset, tracker)
+                    tracker.settle(offset, Outcome.POISON)
                     continue
+                valid.append(record)
                 offsets.append(offset)
+        taken = {tp: offsets for tp, offsets in taken.items() if offsets}
         if not bodies:
             return
-        if policy is AckPolicy.ACK_FIRST:
+        ack_first = self._policy is AckPolicy.ACK_FIRST
+        if ack_first:
             for tp, offsets in taken.items():
-                loop.finish_many(tp, offsets)
-        outcome = await self._run_batch(plan, bodies, policy, batches)
-        if self._access_level is not None and self._logger is not None:
-            # One access-log line per batch, naming where each partition's part starts.
-            self._logger.log(
-                self._access_level,
-                "batch of %d (%s) group=%s: %s",
-                len(bodies),
-                ", ".join(f"{tp.topic}-{tp.partition}-{o[0]}" for tp, o in taken.items() if o),
-                self.config.group_id,
-                outcome or "pending",
-            )
-        if policy is AckPolicy.ACK_FIRST or outcome is None:
+                trackers[tp].finish_many(offsets)
+        outcome = await loop.pipeline(Batch(_records_in(batches), valid, bodies, taken))
+        if ack_first:
             return
-        if outcome == NACKED:
-            for tp, offsets in taken.items():
-                if offsets:
-                    loop.rewind(tp, offsets[0])
-            return
-        poisoned.clear()
+        if outcome is not Outcome.NACK:
+            poisoned.clear()
         for tp, offsets in taken.items():
-            loop.finish_many(tp, offsets)
-
-    async def _run_batch(
-        self, plan: BatchPlan, bodies: list[Any], policy: AckPolicy, batches: Batches
-    ) -> str | None:
-        try:
-            if self._middlewares:
-                # Around a batch, middlewares get the records, and consume_scope the bodies.
-                records = records_of(batches)
-                async with contextlib.AsyncExitStack() as stack:
-                    context = self._broker.context
-                    scopes = [
-                        await stack.enter_async_context(m(records, context=context))
-                        for m in self._middlewares
-                    ]
-                    call: Callable[[Any], Awaitable[Any]] = self._call_batch
-                    for scope in reversed(scopes):
-                        call = functools.partial(scope.consume_scope, call)
-                    await call(bodies)
-            else:
-                await self._call_batch(bodies)
-        except AckMessage:
-            return ACKED
-        except NackMessage:
-            return NACKED
-        except RejectMessage:
-            return REJECTED
-        except Exception as exc:
-            self._log(
-                logging.ERROR,
-                "batch handler %s failed on %d messages: %r",
-                plan.func.__qualname__,
-                len(bodies),
-                exc,
-                exc_info=exc,
-            )
-            return ON_ERROR[policy]
-        return None if policy is AckPolicy.MANUAL else ACKED
-
-    async def _call_batch(self, bodies: list[Any]) -> Any:
-        assert self._batch_plan is not None
-        result = await self._batch_plan.call(bodies)
-        if result is not None:
-            for publisher in self._handlers[0].publishers:
-                await publisher.publish_result(result, "")
-        return result
+            if not trackers[tp].settle_many(offsets, outcome):
+                loop.redeliver(tp, offsets[0])
 
 
-def records_of(batches: Batches) -> list[Any]:
+async def _call_bodies(call: Callable[[list[Any]], Awaitable[Any]], batch: Batch) -> Any:
+    return await call(batch.bodies)
+
+
+def _records_of(batch: Batch) -> list[Record]:
+    return batch.records
+
+
+async def _bodies_of(batch: Batch) -> list[Any]:
+    return batch.bodies
+
+
+def _records_in(batches: Batches) -> list[Record]:
     """Every record of a fetched batch, partition by partition."""
     return [record for records in batches.values() for record in records]

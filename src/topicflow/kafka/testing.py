@@ -15,21 +15,20 @@ In both modes the test broker observes the transport (:mod:`topicflow.kafka._del
   record the decoded bodies handled and published while under test, and
   ``await subscriber.wait_call(timeout)`` waits for a call.
 
-Runtime classes carry no test attributes: the test broker takes the broker's
-transport through ``KafkaBroker._transport_factory``, and attaches what else it
-needs (:mod:`topicflow.kafka._instruments`) to the broker's objects while it is
-entered, removing it on exit.
+Runtime classes carry no test attributes: the test broker installs one
+observer on the broker (``broker.observe(...)``, :mod:`topicflow.kafka._instruments`)
+while it is entered, which chooses the transport and sees each subscriber's
+pipeline; what it sets on instances is removed on exit.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from topicflow.exceptions import SetupError
-from topicflow.kafka._delivery import DeliveryLedger, ObservedTransport
+from topicflow.kafka._delivery import DeliveryLedger
 from topicflow.kafka._instruments import Instruments
 from topicflow.kafka._memory import MemoryKafka, MemoryTransport
 
@@ -37,7 +36,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from types import TracebackType
 
-    from topicflow.kafka._transport import TopicPartition, Transport
+    from topicflow.kafka._seam import Transport
+    from topicflow.kafka._transport import TopicPartition
     from topicflow.kafka.broker.broker import KafkaBroker
 
 __all__ = ["TestKafkaBroker"]
@@ -101,29 +101,25 @@ class TestKafkaBroker:
 
     async def __aenter__(self) -> KafkaBroker:
         broker = self.broker
-        if broker._transport_factory is not None:
+        if broker.observer is not None:
             raise SetupError(f"{broker!r} is already under a TestKafkaBroker")
-        if broker._transport is not None:
+        if broker.connected:
             raise SetupError(
                 f"{broker!r} is connected already; enter TestKafkaBroker(broker) before "
                 "'async with broker', broker.connect() or broker.start()"
             )
         cluster = self._cluster = _acquire(self.with_real, broker.options.servers_text)
         try:
-            if cluster.memory is not None:
+            memory = cluster.memory
+            inner: Callable[[Callable[[], Transport]], Transport]
+            if memory is not None:
                 for name, count in self.partitions.items():
-                    cluster.memory.create_topic(name, count)
-            inner: Callable[[], Transport]
-            if cluster.memory is not None:
-                memory = cluster.memory
-                inner = lambda: MemoryTransport(memory, broker.logger)  # noqa: E731
+                    memory.create_topic(name, count)
+                inner = lambda _default: MemoryTransport(memory, broker.logger)  # noqa: E731
             else:
-                inner = broker._make_transport
-            ledger = cluster.ledger
-            instruments = self._instruments = Instruments(broker, ledger)
-            broker._transport_factory = lambda: ObservedTransport(
-                inner(), ledger, instruments.published, instruments.hand_off
-            )
+                inner = _the_real_one
+            instruments = self._instruments = Instruments(broker, cluster.ledger, inner)
+            broker.observe(instruments)
             await broker.start()
             instruments.attach_publishers()
         except BaseException:
@@ -143,20 +139,13 @@ class TestKafkaBroker:
         instruments = self._instruments
         try:
             # Each fetch loop notices stop() only when its current getmany returns (up to
-            # fetch_timeout_ms): stop them together, and in memory make empty polls short.
-            running = list(self.broker._instances)
+            # fetch_timeout_ms): in memory, make empty polls short meanwhile.
             memory = self._cluster.memory if self._cluster is not None else None
             with memory.stopping() if memory is not None else contextlib.nullcontext():
-                stopped = await asyncio.gather(
-                    *(sub.stop() for sub in running), return_exceptions=True
-                )
                 await self.broker.stop()
-            for result in stopped:
-                if isinstance(result, BaseException):
-                    raise result
         finally:
-            self.broker._transport_factory = None
             if instruments is not None:
+                self.broker.observe(None)
                 instruments.strip()
                 self._instruments = None
             if self._cluster is not None:
@@ -180,6 +169,10 @@ class TestKafkaBroker:
                 "without with_real=True; on a real cluster use Kafka's admin tools"
             )
         return self._cluster.memory
+
+
+def _the_real_one(default: Callable[[], Transport]) -> Transport:
+    return default()
 
 
 def _acquire(real: bool, servers: str) -> _Cluster:

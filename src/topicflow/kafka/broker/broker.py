@@ -2,29 +2,33 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, Unpack, overload
 
 from topicflow._context import ContextRepo
+from topicflow._tasks import Backoff, Supervision, TaskGroup
 from topicflow.ack import AckPolicy
-from topicflow.exceptions import SetupError
-from topicflow.kafka._loop import Backoff
+from topicflow.exceptions import SetupError, SubscriberFailed
+from topicflow.kafka._publish import PublishCommand, new_correlation_id, send, send_one
 from topicflow.kafka._replies import ReplyListener
+from topicflow.kafka._runtime import Runtime
 from topicflow.kafka._transport import AiokafkaTransport, ConnectionOptions
-from topicflow.kafka.broker.registrator import AnySubscriber, KafkaRegistrator, Scope
-from topicflow.kafka.publisher import PublishCommand, send
-from topicflow.kafka.topic import Topic
+from topicflow.kafka.broker.registrator import AnySubscriber, KafkaRegistrator, Scope, resolve_tree
+from topicflow.kafka.publisher import DefaultPublisher
 from topicflow.middlewares import wrap_publish
 
 if TYPE_CHECKING:
-    import asyncio
-    from collections.abc import Callable, Iterable, Mapping, Sequence
+    from collections.abc import Callable, Iterable, Sequence
     from types import TracebackType
 
+    from topicflow.kafka._publish import PublishOptions, RequestOptions
+    from topicflow.kafka._runtime import Observer
+    from topicflow.kafka._seam import Transport
     from topicflow.kafka._subscriber import Subscriber
-    from topicflow.kafka._transport import RecordMetadata, Transport
+    from topicflow.kafka._transport import RecordMetadata
     from topicflow.kafka.message import KafkaMessage
-    from topicflow.kafka.publisher import DefaultPublisher
+    from topicflow.kafka.topic import Topic
     from topicflow.security import BaseSecurity
 
 __all__ = ["KafkaBroker"]
@@ -47,6 +51,10 @@ class KafkaBroker(KafkaRegistrator):
         ack_policy: the default :class:`~topicflow.AckPolicy` of its subscribers.
         nack_backoff: delays before a nacked message is delivered again; they
             grow with each attempt (default ``Backoff(0.1, 2.0, 5.0)`` seconds).
+        supervision: how often a crashing background task (a subscriber's fetch
+            loop, committer or worker) is restarted before it is given up and the
+            app stops with exit code 1 (default ``Supervision()``: 5 restarts
+            within 60 s, after 0.1, 0.2, 0.4, ... seconds).
         decoder, parser: defaults for every subscriber (routers and subscribers
             may set their own).
         dependencies: run before every handler, first of all.
@@ -80,6 +88,7 @@ class KafkaBroker(KafkaRegistrator):
         graceful_timeout: float = 15.0,
         ack_policy: AckPolicy = AckPolicy.ACK,
         nack_backoff: Backoff | None = None,
+        supervision: Supervision | None = None,
         decoder: Callable[..., Any] | None = None,
         parser: Callable[..., Any] | None = None,
         dependencies: Iterable[Any] = (),
@@ -128,6 +137,7 @@ class KafkaBroker(KafkaRegistrator):
         )
         self.graceful_timeout = graceful_timeout
         self.nack_backoff = nack_backoff or Backoff()
+        self.supervision = supervision or Supervision()
         self.logger = logger
         self.log_level = log_level
         self.description = description
@@ -137,21 +147,36 @@ class KafkaBroker(KafkaRegistrator):
         self.context = ContextRepo()
         self.context.set_global("broker", self)
         self.context.set_global("logger", logger)
+        self._runtime = Runtime(
+            transport=self._connected_transport,
+            request=self._request,
+            observer=lambda: self._observer,
+            failed=self._task_failed,
+            context=self.context,
+            logger=logger,
+            log_level=log_level,
+            graceful_timeout=graceful_timeout,
+            nack_backoff=self.nack_backoff,
+            supervision=self.supervision,
+        )
         self._transport: Transport | None = None
-        # Builds the transport on connect. TestKafkaBroker sets it to build one over
-        # its in-memory Kafka: the one seam through which a test swaps the cluster.
-        self._transport_factory: Callable[[], Transport] | None = None
+        self._observer: Observer | None = None
         self._running = False
         self._instances: list[AnySubscriber] = []
         self._publisher_instances: list[DefaultPublisher] = []
         self._declared_topics: list[Topic] = []
         self._replies: ReplyListener | None = None
+        self._failure: SubscriberFailed | None = None
+        self._failed = asyncio.Event()
+
+    #: A broker is the root of its router tree, never included in another.
+    includable = False
 
     # -- resolution ------------------------------------------------------------
 
     def _root_scope(self) -> Scope:
         return Scope(
-            broker=self,
+            runtime=self._runtime,
             owner=self,
             parent=None,
             prefix="",
@@ -173,45 +198,65 @@ class KafkaBroker(KafkaRegistrator):
         """
         if self._running:
             return list(self._instances)
-        scopes = list(self._walk(self._root_scope()))
-        for scope in scopes:  # a new resolution binds the declared publishers afresh
-            for publisher in scope.owner.publishers:
-                publisher.unbind()
-        self._publisher_instances = [
-            publisher.bound(scope) for scope in scopes for publisher in scope.owner.publishers
-        ]
-        seen: set[int] = set()
-        instances: list[AnySubscriber] = []
-        for scope in scopes:
-            for sub in scope.owner.subscribers:
-                if id(sub) in seen:
-                    sub = sub.copy()  # the same router included again
-                seen.add(id(sub))
-                sub.bind(scope)
-                instances.append(sub)
-        self._instances = instances
-        self._declared_topics = _declared_topics(scopes, instances)
-        return list(instances)
+        resolved = resolve_tree(self, self._root_scope())
+        self._instances = resolved.subscribers
+        self._publisher_instances = resolved.publishers
+        self._declared_topics = resolved.topics
+        return list(resolved.subscribers)
 
     def resolved_publishers(self) -> list[DefaultPublisher]:
         """The publishers declared on the broker and its routers, as ``resolve()`` bound
         them (a router included twice gives two)."""
         return list(self._publisher_instances)
 
-    def _bind_one(self, sub: Subscriber) -> None:
-        """Resolve a subscriber declared on the broker after start."""
-        sub.bind(self._root_scope())
-        if sub not in self._instances:
-            self._instances.append(sub)  # type: ignore[arg-type]  # one of the four kinds
+    def attach(self, declared: Subscriber | DefaultPublisher) -> None:
+        """Resolve a subscriber or publisher declared on this (connected) broker after it
+        resolved: ``sub.start()`` and a publisher's ``publish()`` call it."""
+        if self._transport is None:
+            raise SetupError(
+                f"{declared!r} belongs to a broker that is not connected: use 'async with "
+                "broker:', 'await broker.connect()' or 'await broker.start()' first"
+            )
+        declared.bind(self._root_scope())
+        if not isinstance(declared, DefaultPublisher) and declared not in self._instances:
+            self._instances.append(declared)  # type: ignore[arg-type]  # one of the four kinds
 
     # -- lifecycle -------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        """True between ``connect()`` (or ``start()``) and ``stop()``."""
+        return self._transport is not None
+
+    def observe(self, observer: Observer | None) -> None:
+        """Install an :class:`~topicflow.kafka.Observer` (None removes it).
+
+        The hook of test tools (``TestKafkaBroker`` is one): the observer chooses
+        the transport the broker connects with and sees every subscriber's
+        pipeline as it starts. Only while the broker is not connected.
+        """
+        if self._transport is not None:
+            raise SetupError(
+                f"{self!r} is connected already; install an observer before "
+                "'async with broker', broker.connect() or broker.start()"
+            )
+        self._observer = observer
+
+    @property
+    def observer(self) -> Observer | None:
+        """The installed observer, if any."""
+        return self._observer
 
     async def connect(self) -> None:
         """Connect the producer. Raises KafkaUnavailableError within request_timeout_ms."""
         if self._transport is None:
-            transport = (self._transport_factory or self._make_transport)()
+            observer = self._observer
+            make = self._make_transport
+            transport = observer.transport(make) if observer is not None else make()
             await transport.connect()
             self._transport = transport
+            self._failure = None
+            self._failed.clear()
 
     async def start(self) -> None:
         """Connect, resolve settings, then start every subscriber (each joins its group)."""
@@ -219,7 +264,7 @@ class KafkaBroker(KafkaRegistrator):
         if self._running:
             return
         instances = self.resolve()
-        await self._transport_or_raise().create_topics(self._declared_topics)
+        await self._connected_transport().create_topics(self._declared_topics)
         self._running = True
         started: list[AnySubscriber] = []
         try:
@@ -227,29 +272,78 @@ class KafkaBroker(KafkaRegistrator):
                 await sub.start()
                 started.append(sub)
         except BaseException:
-            for sub in reversed(started):
-                await sub.stop()
+            await asyncio.gather(*(sub.stop() for sub in started), return_exceptions=True)
             self._running = False
             raise
 
     async def stop(self) -> None:
-        """Stop subscribers gracefully (commit what finished), then flush and close."""
-        for sub in reversed(self._instances):
-            await sub.stop()
+        """Stop subscribers gracefully (commit what finished), then flush and close.
+
+        The subscribers stop together; each gives its handlers ``graceful_timeout``
+        to finish and as long again to commit and leave its group. Flushing the
+        producer is bounded by ``graceful_timeout`` as well.
+        """
+        results = await asyncio.gather(
+            *(sub.stop() for sub in reversed(self._instances)), return_exceptions=True
+        )
         self._running = False
         replies, self._replies = self._replies, None
         if replies is not None:
-            await replies.stop()
+            await replies.stop(self.graceful_timeout)
         transport, self._transport = self._transport, None
         if transport is not None:
-            await transport.close()
+            try:
+                async with asyncio.timeout(self.graceful_timeout):
+                    await transport.close()
+            except TimeoutError:
+                if self.logger is not None:
+                    self.logger.warning(
+                        "%r: flushing the producer took longer than graceful_timeout=%ss; "
+                        "records not yet confirmed may be lost",
+                        self,
+                        self.graceful_timeout,
+                    )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
 
     async def ping(self, timeout: float | None = None) -> bool:
-        """True when the cluster answers within ``timeout`` seconds."""
-        if self._transport is None:
+        """True when the cluster answers within ``timeout`` seconds and no running
+        subscriber is dead or restarting a crashed task."""
+        transport = self._transport
+        if transport is None or self.unhealthy():
             return False
         bound = timeout if timeout is not None else self.options.request_timeout_ms / 1000
-        return await self._transport.ping(bound)
+        return await transport.ping(bound)
+
+    def unhealthy(self) -> list[str]:
+        """What is not sound: running subscribers with a crashed task (restarting or given
+        up), a dead reply listener. Empty when all is well."""
+        problems = [
+            sub.failure or f"{sub!r}: a task crashed and is restarting"
+            for sub in self._instances
+            if sub.running and not sub.healthy
+        ]
+        if self._replies is not None and not self._replies.healthy:
+            problems.append(f"{self!r}: the reply listener of request() is not running")
+        return problems
+
+    @property
+    def failure(self) -> SubscriberFailed | None:
+        """Why a background task of this broker was given up, or None."""
+        return self._failure
+
+    async def wait_failed(self) -> SubscriberFailed:
+        """Wait until a background task of this broker is given up (``App.run()`` does)."""
+        await self._failed.wait()
+        assert self._failure is not None
+        return self._failure
+
+    def _task_failed(self, reason: str, exc: BaseException) -> None:
+        if self._failure is None:
+            self._failure = SubscriberFailed(reason)
+            self._failure.__cause__ = exc
+        self._failed.set()
 
     async def __aenter__(self) -> KafkaBroker:
         await self.connect()
@@ -271,13 +365,8 @@ class KafkaBroker(KafkaRegistrator):
         message: Any = None,
         topic: str = "",
         *,
-        key: Any = None,
-        partition: int | None = None,
-        timestamp_ms: int | None = None,
-        headers: Mapping[str, str | bytes] | None = None,
-        correlation_id: str | None = None,
-        reply_to: str = "",
         no_confirm: Literal[False] = False,
+        **options: Unpack[PublishOptions],
     ) -> RecordMetadata: ...
 
     @overload
@@ -286,13 +375,8 @@ class KafkaBroker(KafkaRegistrator):
         message: Any = None,
         topic: str = "",
         *,
-        key: Any = None,
-        partition: int | None = None,
-        timestamp_ms: int | None = None,
-        headers: Mapping[str, str | bytes] | None = None,
-        correlation_id: str | None = None,
-        reply_to: str = "",
         no_confirm: Literal[True],
+        **options: Unpack[PublishOptions],
     ) -> asyncio.Future[RecordMetadata]: ...
 
     async def publish(
@@ -300,48 +384,50 @@ class KafkaBroker(KafkaRegistrator):
         message: Any = None,
         topic: str = "",
         *,
-        key: Any = None,
-        partition: int | None = None,
-        timestamp_ms: int | None = None,
-        headers: Mapping[str, str | bytes] | None = None,
-        correlation_id: str | None = None,
-        reply_to: str = "",
         no_confirm: bool = False,
+        **options: Unpack[PublishOptions],
     ) -> RecordMetadata | asyncio.Future[RecordMetadata]:
         """Publish one message (``None`` with a key is a tombstone).
 
+        Options: ``key``, ``partition``, ``timestamp_ms``, ``headers``,
+        ``correlation_id``, ``reply_to`` (:class:`~topicflow.kafka.PublishOptions`).
         Returns the record's ``RecordMetadata`` once the cluster acknowledged it,
         or with ``no_confirm=True`` a future of it as soon as it is queued.
         Goes through the broker's middlewares.
         """
         if not topic:
             raise SetupError("publish() needs a topic: broker.publish(body, 'orders')")
-        result: RecordMetadata | asyncio.Future[RecordMetadata] = await self._publish_chain(
-            PublishCommand(
-                body=message,
-                topic=topic,
-                key=key,
-                partition=partition,
-                timestamp_ms=timestamp_ms,
-                headers=headers or {},
-                correlation_id=correlation_id,
-                reply_to=reply_to,
-                no_confirm=no_confirm,
+        if self._middlewares:
+            result: Any = await self._publish_chain(
+                PublishCommand.of(
+                    message,
+                    topic,
+                    options,
+                    reply_to=options.get("reply_to", ""),
+                    no_confirm=no_confirm,
+                )
             )
+            return result  # type: ignore[no-any-return]
+        # Nothing watches publishes: straight to the transport, no command object.
+        future = await send_one(
+            self._connected_transport(),
+            topic,
+            message,
+            options.get("correlation_id") or new_correlation_id(),
+            key=options.get("key"),
+            partition=options.get("partition"),
+            timestamp_ms=options.get("timestamp_ms"),
+            headers=options.get("headers"),
+            reply_to=options.get("reply_to", ""),
         )
-        return result
+        return future if no_confirm else await future
 
     async def publish_batch(
         self,
         *messages: Any,
         topic: str,
-        key: Any = None,
-        partition: int | None = None,
-        timestamp_ms: int | None = None,
-        headers: Mapping[str, str | bytes] | None = None,
-        correlation_id: str | None = None,
-        reply_to: str = "",
         no_confirm: bool = False,
+        **options: Unpack[PublishOptions],
     ) -> Any:
         """Publish ``messages`` as one batch to one partition (``partition``, else the
         key's, else a random one), so they keep their order.
@@ -351,15 +437,11 @@ class KafkaBroker(KafkaRegistrator):
         if not messages:
             raise SetupError("publish_batch() needs at least one message")
         return await self._publish_chain(
-            PublishCommand(
-                body=None,
-                topic=topic,
-                key=key,
-                partition=partition,
-                timestamp_ms=timestamp_ms,
-                headers=headers or {},
-                correlation_id=correlation_id,
-                reply_to=reply_to,
+            PublishCommand.of(
+                None,
+                topic,
+                options,
+                reply_to=options.get("reply_to", ""),
                 no_confirm=no_confirm,
                 batch=messages,
             )
@@ -371,32 +453,23 @@ class KafkaBroker(KafkaRegistrator):
         topic: str = "",
         *,
         timeout: float = 0.5,
-        key: Any = None,
-        partition: int | None = None,
-        timestamp_ms: int | None = None,
-        headers: Mapping[str, str | bytes] | None = None,
-        correlation_id: str | None = None,
+        **options: Unpack[RequestOptions],
     ) -> KafkaMessage:
         """Publish ``message`` and wait for the reply of the service that handles it.
 
         The broker listens on a reply topic of its own (created on first use) and
-        matches the reply by ``correlation_id``. Raises ``TimeoutError`` after
-        ``timeout`` seconds, leaving nothing behind.
+        matches the reply by ``correlation_id``. Raises ``RequestTimeout`` (a
+        ``TimeoutError``) after ``timeout`` seconds, leaving nothing behind.
         """
         if not topic:
             raise SetupError("request() needs a topic: broker.request(body, 'rpc')")
-        transport = self._transport_or_raise()
+        return await self._request(PublishCommand.of(message, topic, options), timeout)
+
+    async def _request(self, cmd: PublishCommand, timeout: float) -> KafkaMessage:
+        transport = self._connected_transport()
         if self._replies is None:
-            self._replies = ReplyListener(self.options.client_id, self.logger)
-        cmd = PublishCommand(
-            body=message,
-            topic=topic,
-            key=key,
-            partition=partition,
-            timestamp_ms=timestamp_ms,
-            headers=headers or {},
-            correlation_id=correlation_id,
-        )
+            tasks = TaskGroup(repr(self), self.supervision, self.logger, self._task_failed)
+            self._replies = ReplyListener(self.options.client_id, self.logger, tasks)
         return await self._replies.request(transport, self._publish_chain, cmd, timeout)
 
     @property
@@ -406,14 +479,11 @@ class KafkaBroker(KafkaRegistrator):
 
     async def _publish_chain(self, cmd: PublishCommand) -> Any:
         if not self._middlewares:  # nothing watches publishes: no chain to go through
-            return await send(self._transport_or_raise(), cmd)
-        publish = wrap_publish(self._send, tuple(self._middlewares), self.context)
+            return await send(self._connected_transport(), cmd)
+        publish = wrap_publish(self._runtime.send, tuple(self._middlewares), self.context)
         return await publish(cmd)
 
-    async def _send(self, cmd: PublishCommand) -> Any:
-        return await send(self._transport_or_raise(), cmd)
-
-    def _transport_or_raise(self) -> Transport:
+    def _connected_transport(self) -> Transport:
         if self._transport is None:
             raise SetupError(
                 "the broker is not connected: use 'async with broker:', "
@@ -426,18 +496,3 @@ class KafkaBroker(KafkaRegistrator):
 
     def __repr__(self) -> str:
         return f"<KafkaBroker {self.options.servers_text}>"
-
-
-def _declared_topics(scopes: list[Scope], subscribers: list[AnySubscriber]) -> list[Topic]:
-    """The ``Topic`` declarations of subscribers and publishers, under their real names."""
-    declared: dict[str, Topic] = {}
-    for sub in subscribers:
-        for name in sub.config.topics:
-            if isinstance(name, Topic):
-                declared.setdefault(sub.prefix + name, name.renamed(sub.prefix + name))
-    for scope in scopes:
-        for publisher in scope.owner.publishers:
-            if isinstance(publisher.name, Topic):
-                real = scope.prefix + publisher.name
-                declared.setdefault(real, publisher.name.renamed(real))
-    return list(declared.values())

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any, Literal, Unpack, overload
 
+from topicflow.ack import AckPolicy
 from topicflow.exceptions import SetupError
 from topicflow.kafka._options import SubscriberConfig
 from topicflow.kafka.publisher import DefaultPublisher
@@ -22,15 +23,16 @@ from topicflow.kafka.subscriber import (
     ConcurrentDefaultSubscriber,
     DefaultSubscriber,
 )
+from topicflow.kafka.topic import Topic
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
-    from topicflow.ack import AckPolicy
     from topicflow.kafka._options import SubscriberOptions
-    from topicflow.kafka.broker.broker import KafkaBroker
+    from topicflow.kafka._runtime import Runtime
+    from topicflow.kafka._subscriber import Subscriber
 
-__all__ = ["AnySubscriber", "KafkaRegistrator", "Scope"]
+__all__ = ["AnySubscriber", "KafkaRegistrator", "Resolved", "Scope", "resolve_tree"]
 
 AnySubscriber = (
     DefaultSubscriber
@@ -44,7 +46,8 @@ AnySubscriber = (
 class Scope:
     """The settings in force at one level of the router tree."""
 
-    broker: KafkaBroker
+    #: What the broker lends the subscribers and publishers resolved here.
+    runtime: Runtime
     owner: KafkaRegistrator
     parent: Scope | None
     prefix: str
@@ -59,7 +62,7 @@ class Scope:
         """The scope inside ``include.router``, included here with ``include``'s options."""
         router = include.router
         return Scope(
-            broker=self.broker,
+            runtime=self.runtime,
             owner=router,
             parent=self,
             prefix=self.prefix + include.prefix + router.prefix,
@@ -105,6 +108,11 @@ class KafkaRegistrator:
         include_in_schema: bool | None = None,
         ack_policy: AckPolicy | None = None,
     ) -> None:
+        if ack_policy is not None and not isinstance(ack_policy, AckPolicy):
+            raise SetupError(
+                f"ack_policy={ack_policy!r} is not an AckPolicy; use e.g. "
+                "ack_policy=AckPolicy.NACK_ON_ERROR (from topicflow import AckPolicy)"
+            )
         self.prefix = prefix
         self.parser = parser
         self.decoder = decoder
@@ -155,7 +163,7 @@ class KafkaRegistrator:
         """
         if router is self:
             raise SetupError("a router cannot include itself")
-        if not isinstance(router, KafkaRegistrator) or _is_broker(router):
+        if not isinstance(router, KafkaRegistrator) or not router.includable:
             raise SetupError(f"include_router() takes a KafkaRouter, got {router!r}")
         self._includes.append(
             _Include(
@@ -165,6 +173,26 @@ class KafkaRegistrator:
                 middlewares=tuple(middlewares),
                 include_in_schema=include_in_schema,
             )
+        )
+
+    #: Whether ``include_router()`` accepts it (a router, not a broker).
+    includable = True
+
+    def attach(self, declared: Subscriber | DefaultPublisher) -> None:
+        """Resolve a subscriber or publisher declared here after the broker resolved.
+
+        ``sub.start()`` and a publisher's ``publish()`` call it for what was not
+        resolved at start. Only a connected broker can; this raises SetupError
+        saying what to do instead.
+        """
+        if isinstance(declared, DefaultPublisher):
+            raise SetupError(
+                f"publisher {declared.name!r} is not attached to a started broker: include "
+                "its router in the broker (broker.include_router(router)) and start the broker"
+            )
+        raise SetupError(
+            f"{declared!r} belongs to a router: include the router in a broker and start "
+            "it with the broker"
         )
 
     def include_routers(self, *routers: KafkaRegistrator) -> None:
@@ -307,7 +335,44 @@ class KafkaRegistrator:
         return pub
 
 
-def _is_broker(registrator: KafkaRegistrator) -> bool:
-    from topicflow.kafka.broker.broker import KafkaBroker
+@dataclasses.dataclass(frozen=True, slots=True)
+class Resolved:
+    """A router tree resolved: what runs, under its real names."""
 
-    return isinstance(registrator, KafkaBroker)
+    #: The subscribers as they run: one per inclusion of a router.
+    subscribers: list[AnySubscriber]
+    #: The publishers, bound to the scope they were declared in.
+    publishers: list[DefaultPublisher]
+    #: The ``Topic`` declarations of both, under their real names.
+    topics: list[Topic]
+
+
+def resolve_tree(root: KafkaRegistrator, scope: Scope) -> Resolved:
+    """Bind every subscriber and publisher of ``root`` and the routers it includes."""
+    scopes = list(root._walk(scope))
+    for level in scopes:  # a new resolution binds the declared publishers afresh
+        for publisher in level.owner.publishers:
+            publisher.unbind()
+    publishers = [
+        publisher.bound(level) for level in scopes for publisher in level.owner.publishers
+    ]
+    seen: set[int] = set()
+    subscribers: list[AnySubscriber] = []
+    for level in scopes:
+        for sub in level.owner.subscribers:
+            if id(sub) in seen:
+                sub = sub.copy()  # the same router included again
+            seen.add(id(sub))
+            sub.bind(level)
+            subscribers.append(sub)
+    declared: dict[str, Topic] = {}
+    for sub in subscribers:
+        for name in sub.config.topics:
+            if isinstance(name, Topic):
+                declared.setdefault(sub.prefix + name, name.renamed(sub.prefix + name))
+    for level in scopes:
+        for publisher in level.owner.publishers:
+            if isinstance(publisher.name, Topic):
+                real = level.prefix + publisher.name
+                declared.setdefault(real, publisher.name.renamed(real))
+    return Resolved(subscribers, publishers, list(declared.values()))

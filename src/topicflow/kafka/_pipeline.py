@@ -1,0 +1,413 @@
+"""A subscriber's consume path, folded once at start into one pipeline.
+
+A pipeline is ``async (message) -> Outcome``: everything that happens to one
+consumed message between the subscriber's dispatcher (which fetched it) and its
+offset bookkeeping (:meth:`topicflow.ack.PartitionTracker.settle`). It is built
+by :func:`build_pipeline` from the subscriber's resolved settings, innermost
+first::
+
+    dispatch        handler chosen by filter= (first match), called; its result
+                    published by its @publisher(s), and sent to reply_to
+    middlewares     (if any) each one's on_receive, then the parser, then their
+                    consume_scope around dispatch, outermost first
+    outcome         what an exception means (poison, AckMessage, ..., the
+                    policy's error outcome) or what the message decided;
+                    one access-log line
+
+With no middleware, no parser and one handler whose result goes nowhere (the
+most common subscriber), the three steps are one coroutine around the
+handler's own call. Batch subscribers fold their own pipeline from the same
+parts (``wrap_consume``, ``Failures``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+import inspect
+import logging
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from topicflow.ack import ON_ERROR, AckPolicy, Outcome
+from topicflow.exceptions import AckMessage, DecodeError, NackMessage, RejectMessage
+from topicflow.kafka._publish import PublishCommand
+from topicflow.response import Response
+
+if TYPE_CHECKING:
+    import asyncio
+    from collections.abc import Awaitable, Callable, Sequence
+
+    from topicflow._context import ContextRepo
+    from topicflow._di import BatchPlan, HandlerPlan
+    from topicflow.kafka.message import KafkaMessage
+    from topicflow.kafka.publisher import DefaultPublisher
+
+__all__ = [
+    "Failures",
+    "Handler",
+    "PipelineSettings",
+    "build_pipeline",
+    "custom_callable",
+    "wrap_consume",
+]
+
+X = TypeVar("X")
+#: Key of the chosen handler in ``msg.scratch`` (only set with several handlers).
+_CHOSEN = "topicflow.handler"
+
+
+class Handler:
+    """One handler of a subscriber, with what is resolved for it at start."""
+
+    __slots__ = ("call", "filter", "plan", "publishers")
+
+    def __init__(
+        self, plan: HandlerPlan | BatchPlan, filter: Callable[[KafkaMessage], Any] | None
+    ) -> None:
+        self.plan = plan
+        self.filter = filter
+        #: The call resolved at start (decoder, dependencies, context).
+        self.call: Callable[[Any], Awaitable[Any]] = plan.call
+        self.publishers: tuple[DefaultPublisher, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PipelineSettings:
+    """What a subscriber resolved at start, as its pipeline uses it."""
+
+    handlers: tuple[Handler, ...]
+    policy: AckPolicy
+    middlewares: tuple[Any, ...]
+    context: ContextRepo
+    #: A custom parser (record -> message), already as ``async f(record)``.
+    parser: Callable[[Any], Awaitable[KafkaMessage]] | None
+    #: Sends a reply through the middlewares; None with ``no_reply=True``.
+    reply: Callable[[PublishCommand], Awaitable[Any]] | None
+    failures: Failures
+    #: True when publishes of a handler's result are not awaited: the message goes
+    #: PENDING with them in ``msg.unconfirmed``, and the next message goes on.
+    defer_confirmations: bool
+
+
+class Failures:
+    """What an exception out of a pipeline means for its message, and its log lines."""
+
+    def __init__(
+        self,
+        owner: str,
+        policy: AckPolicy,
+        logger: logging.Logger | None,
+        access_level: int | None,
+        group_id: str | None,
+    ) -> None:
+        self.owner = owner
+        self.policy = policy
+        self.logger = logger
+        self.access_level = access_level
+        self.group_id = group_id
+        #: The outcome of a message whose handling raised nothing and decided nothing.
+        self.done = Outcome.PENDING if policy is AckPolicy.MANUAL else Outcome.ACK
+
+    def outcome(self, exc: Exception, msg: KafkaMessage, handler_name: str) -> Outcome:
+        """The outcome of a message whose handling raised ``exc`` (logged here)."""
+        steered = self._steered(exc)
+        if steered is not None:
+            return steered
+        self.log(logging.ERROR, "%s failed on %s: %r", handler_name, msg.message_id, exc, exc=exc)
+        status = msg.status
+        return status if status is not None else ON_ERROR[self.policy]
+
+    def batch_outcome(self, exc: Exception, size: int, handler_name: str) -> Outcome:
+        """The outcome of a batch whose handling raised ``exc`` (logged here)."""
+        steered = self._steered(exc)
+        if steered is not None:
+            return steered
+        self.log(logging.ERROR, "%s failed on %d messages: %r", handler_name, size, exc, exc=exc)
+        return ON_ERROR[self.policy]
+
+    def _steered(self, exc: Exception) -> Outcome | None:
+        """The outcome that ``exc`` decides by itself: poison, or a handler's decision."""
+        if isinstance(exc, DecodeError):
+            self.log(logging.ERROR, "poison message rejected, moving on: %s", exc)
+            return Outcome.POISON
+        if isinstance(exc, AckMessage):
+            return Outcome.ACK
+        if isinstance(exc, NackMessage):
+            return Outcome.NACK
+        if isinstance(exc, RejectMessage):
+            return Outcome.REJECT
+        return None
+
+    def access(self, msg: KafkaMessage, outcome: Outcome) -> None:
+        """One access-log line: where the message was, its group and correlation id, and
+        what became of it."""
+        assert self.logger is not None
+        assert self.access_level is not None
+        record = msg.raw_message
+        self.logger.log(
+            self.access_level,
+            "%s-%d-%d group=%s correlation_id=%s: %s",
+            record.topic,
+            record.partition,
+            record.offset,
+            self.group_id,
+            msg.correlation_id,
+            "acked first" if self.policy is AckPolicy.ACK_FIRST else outcome,
+        )
+
+    def log(self, level: int, text: str, *args: Any, exc: BaseException | None = None) -> None:
+        if self.logger is not None:
+            self.logger.log(level, text, *args, exc_info=exc)
+
+
+def build_pipeline(settings: PipelineSettings) -> Callable[[KafkaMessage], Awaitable[Outcome]]:
+    """Fold a subscriber's settings into its pipeline (once, at start)."""
+    failures = settings.failures
+    handlers = settings.handlers
+    sole = handlers[0] if len(handlers) == 1 and handlers[0].filter is None else None
+    dispatch = _dispatcher(settings, sole)
+    lean = not settings.middlewares and settings.parser is None
+    if lean and sole is not None and not sole.publishers:
+        return _direct(sole, dispatch, settings.reply is not None, failures)
+    call = dispatch
+    if settings.middlewares or settings.parser is not None:
+        call = wrap_consume(
+            dispatch,
+            settings.middlewares,
+            settings.context,
+            raw=_raw_record,
+            prepare=_parse_step(settings.parser),
+        )
+    return _with_outcome(call, failures, _name_of(handlers, failures.owner))
+
+
+def _direct(
+    handler: Handler,
+    dispatch: Callable[[KafkaMessage], Awaitable[Any]],
+    replies: bool,
+    failures: Failures,
+) -> Callable[[KafkaMessage], Awaitable[Outcome]]:
+    """The whole pipeline in one coroutine: one handler, result going nowhere (but a
+    reply), no middlewares, no parser."""
+    call = handler.call
+    done = failures.done
+    access = failures.access if failures.access_level is not None else None
+    name = f"handler {handler.plan.func.__qualname__} of {failures.owner}"
+
+    async def pipeline(msg: KafkaMessage) -> Outcome:
+        try:
+            if replies and _asks_reply(msg.raw_message.headers):
+                await dispatch(msg)
+            else:
+                await call(msg)
+        except Exception as exc:
+            outcome = failures.outcome(exc, msg, name)
+        else:
+            status = msg.status
+            outcome = done if status is None else status
+        if access is not None:
+            access(msg, outcome)
+        return outcome
+
+    return pipeline
+
+
+def _with_outcome(
+    call: Callable[[KafkaMessage], Awaitable[Any]],
+    failures: Failures,
+    handler_name: Callable[[KafkaMessage], str],
+) -> Callable[[KafkaMessage], Awaitable[Outcome]]:
+    done = failures.done
+    access = failures.access if failures.access_level is not None else None
+
+    async def pipeline(msg: KafkaMessage) -> Outcome:
+        try:
+            await call(msg)
+        except Exception as exc:
+            outcome = failures.outcome(exc, msg, handler_name(msg))
+        else:
+            status = msg.status
+            outcome = done if status is None else status
+        if access is not None:
+            access(msg, outcome)
+        return outcome
+
+    return pipeline
+
+
+def _dispatcher(
+    settings: PipelineSettings, sole: Handler | None
+) -> Callable[[KafkaMessage], Awaitable[Any]]:
+    """Choose the handler, call it, publish what it returned, reply."""
+    handlers = settings.handlers
+    reply = settings.reply
+    defer = settings.defer_confirmations
+    failures = settings.failures
+
+    async def dispatch(msg: KafkaMessage) -> Any:
+        handler = sole if sole is not None else await _choose(handlers, msg)
+        if handler is None:
+            failures.log(
+                logging.WARNING,
+                "no handler of %s accepts %s; skipped",
+                failures.owner,
+                msg.message_id,
+            )
+            msg.decide(Outcome.SKIP)
+            return None
+        result = await handler.call(msg)
+        if result is not None and handler.publishers:
+            correlation_id = msg.correlation_id
+            if not defer:
+                for publisher in handler.publishers:
+                    await publisher.publish_result(result, correlation_id)
+            else:
+                unconfirmed: list[asyncio.Future[Any]] = []
+                for publisher in handler.publishers:
+                    await publisher.publish_result(result, correlation_id, unconfirmed)
+                if unconfirmed:
+                    msg.unconfirmed = unconfirmed
+                    msg.decide(Outcome.PENDING)
+        if reply is not None and _asks_reply(msg.raw_message.headers):
+            await _send_reply(reply, msg, result)
+        return result
+
+    return dispatch
+
+
+def _asks_reply(headers: Sequence[tuple[str, bytes]]) -> bool:
+    """True when a record has a non-empty ``reply_to`` header (read without decoding)."""
+    for name, value in headers:  # noqa: SIM110  # a plain loop: any() over a generator costs more
+        if name == "reply_to" and value:
+            return True
+    return False
+
+
+async def _choose(handlers: Sequence[Handler], msg: KafkaMessage) -> Handler | None:
+    for handler in handlers:
+        if handler.filter is None:
+            chosen: Handler | None = handler
+            break
+        accepted = handler.filter(msg)
+        if inspect.isawaitable(accepted):
+            accepted = await accepted
+        if accepted:
+            chosen = handler
+            break
+    else:
+        chosen = None
+    msg.scratch[_CHOSEN] = chosen  # for the error log line of several handlers
+    return chosen
+
+
+def _name_of(handlers: Sequence[Handler], owner: str) -> Callable[[KafkaMessage], str]:
+    """Which handler a failure belongs to, for the error log line."""
+    only = handlers[0] if len(handlers) == 1 else None
+
+    def name(msg: KafkaMessage) -> str:
+        chosen = msg.scratch.get(_CHOSEN, only)
+        if chosen is None:
+            return f"a handler of {owner}"
+        return f"handler {chosen.plan.func.__qualname__} of {owner}"
+
+    return name
+
+
+async def _send_reply(
+    reply: Callable[[PublishCommand], Awaitable[Any]], msg: KafkaMessage, result: Any
+) -> None:
+    # None is replied as an empty value: a caller waiting on request() gets an answer.
+    cmd = PublishCommand(
+        body=b"" if result is None else result,
+        topic=msg.reply_to,
+        correlation_id=msg.correlation_id,
+    )
+    if isinstance(result, Response):
+        cmd.body = result.body
+        cmd.headers = result.headers
+        cmd.correlation_id = result.correlation_id or msg.correlation_id
+        cmd.key = getattr(result, "key", None)
+    await reply(cmd)
+
+
+# -- middlewares ---------------------------------------------------------------
+
+
+def wrap_consume(
+    call: Callable[[Any], Awaitable[Any]],
+    middlewares: Sequence[Any],
+    context: ContextRepo,
+    *,
+    raw: Callable[[X], Any],
+    prepare: Callable[[X], Awaitable[Any]],
+) -> Callable[[X], Awaitable[Any]]:
+    """``call`` inside the middlewares, the first outermost.
+
+    Per message (or batch) ``x``: every middleware is made with ``raw(x)`` and
+    entered (``on_receive``), outermost first; ``prepare(x)`` gives what
+    ``call`` takes (the parsed message; a batch's bodies), which goes through
+    their ``consume_scope`` chain; on the way out each one's ``after_processed``
+    may suppress an exception.
+    """
+
+    async def wrapped(x: X) -> Any:
+        async with contextlib.AsyncExitStack() as stack:
+            record = raw(x)
+            scopes = [
+                await stack.enter_async_context(middleware(record, context=context))
+                for middleware in middlewares
+            ]
+            step = call
+            for scope in reversed(scopes):
+                step = functools.partial(scope.consume_scope, step)
+            return await step(await prepare(x))
+
+    return wrapped
+
+
+def _raw_record(msg: KafkaMessage) -> Any:
+    return msg.raw_message
+
+
+def _parse_step(
+    parser: Callable[[Any], Awaitable[KafkaMessage]] | None,
+) -> Callable[[KafkaMessage], Awaitable[KafkaMessage]]:
+    """The message the handler gets: the custom parser's, whose decisions count for
+    the message being handled; without a parser, the message itself."""
+    if parser is None:
+        return _same
+
+    async def parse(msg: KafkaMessage) -> KafkaMessage:
+        record = msg.raw_message
+        try:
+            parsed = await parser(record)
+        except DecodeError:
+            raise
+        except Exception as exc:
+            raise DecodeError(
+                f"topic={record.topic} partition={record.partition} offset={record.offset}: "
+                f"the parser failed: {exc!r}"
+            ) from exc
+        if parsed is not msg:
+            parsed.settle = msg.decide
+        return parsed
+
+    return parse
+
+
+async def _same(msg: KafkaMessage) -> KafkaMessage:
+    return msg
+
+
+def custom_callable(func: Callable[..., Any], original: Callable[[Any], Awaitable[Any]]) -> Any:
+    """A user parser/decoder as ``async f(x)``: ``func(x)`` or ``func(x, original)``."""
+    takes_original = len(inspect.signature(func).parameters) >= 2
+
+    async def call(value: Any) -> Any:
+        result = func(value, original) if takes_original else func(value)
+        if inspect.isawaitable(result):
+            result = await result
+        return result
+
+    return call

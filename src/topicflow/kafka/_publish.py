@@ -1,0 +1,213 @@
+"""Publishing, at the bottom: the options of a publish, the command it becomes, and sending it.
+
+Every publish (``broker.publish``, a publisher object, a handler's return value
+sent by ``@publisher``, a reply, ``request()``) ends in :func:`send` (or, where
+nothing watches publishes, in :func:`send_one` directly). The keyword options
+of a publish are written once, as :class:`PublishOptions`. This module imports
+nothing else of ``topicflow.kafka`` but the transport's types.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from typing import TYPE_CHECKING, Any, TypedDict
+
+from topicflow._codec import JSON, TEXT, encode_body, encode_key
+from topicflow.exceptions import PublishError
+
+if TYPE_CHECKING:
+    import asyncio
+    from collections.abc import Awaitable, Mapping, Sequence
+
+    from topicflow.kafka._seam import Transport
+
+__all__ = [
+    "PublishCommand",
+    "PublishOptions",
+    "RequestOptions",
+    "encode_record",
+    "new_correlation_id",
+    "send",
+    "send_one",
+]
+
+HeaderValue = str | bytes
+Headers = list[tuple[str, bytes]]
+Record = tuple[bytes | None, bytes | None, Headers]  # value, key, headers
+
+#: The content-type header of each content type encode_body() gives, built once.
+_CONTENT_TYPE_HEADERS = {
+    JSON: ("content-type", JSON.encode()),
+    TEXT: ("content-type", TEXT.encode()),
+}
+
+_getrandbits = random.getrandbits
+
+
+class RequestOptions(TypedDict, total=False):
+    """The keyword options of ``request()``: those of a publish but ``reply_to``.
+
+    Attributes:
+        key: the record key (``bytes`` as is, ``str`` as UTF-8, else its JSON).
+        partition: the partition; else the key's, else the partitioner's choice.
+        timestamp_ms: the record timestamp; else the producer's clock.
+        headers: added to the framework's own (``content-type``, ``correlation_id``).
+        correlation_id: generated when not given.
+    """
+
+    key: Any
+    partition: int | None
+    timestamp_ms: int | None
+    headers: Mapping[str, HeaderValue] | None
+    correlation_id: str | None
+
+
+class PublishOptions(RequestOptions, total=False):
+    """The keyword options of every publish, besides the body, topic and ``no_confirm``.
+
+    Attributes:
+        reply_to: the topic a service that handles the record replies to.
+    """
+
+    reply_to: str
+
+
+@dataclasses.dataclass(slots=True)
+class PublishCommand:
+    """One publish, before encoding: what middlewares' ``publish_scope`` sees and may
+    change. ``batch`` holds the bodies of a batch publish."""
+
+    body: Any
+    topic: str
+    key: Any = None
+    partition: int | None = None
+    timestamp_ms: int | None = None
+    headers: Mapping[str, HeaderValue] = dataclasses.field(default_factory=dict)
+    correlation_id: str | None = None
+    reply_to: str = ""
+    no_confirm: bool = False
+    batch: Sequence[Any] | None = None
+
+    @classmethod
+    def of(
+        cls,
+        body: Any,
+        topic: str,
+        options: RequestOptions,
+        *,
+        reply_to: str = "",
+        no_confirm: bool = False,
+        batch: Sequence[Any] | None = None,
+    ) -> PublishCommand:
+        """The command for ``body`` with the keyword ``options`` of a publish (or of a
+        request: ``PublishOptions`` but ``reply_to``, which is given apart)."""
+        return cls(
+            body=body,
+            topic=topic,
+            key=options.get("key"),
+            partition=options.get("partition"),
+            timestamp_ms=options.get("timestamp_ms"),
+            headers=options.get("headers") or {},
+            correlation_id=options.get("correlation_id"),
+            reply_to=reply_to,
+            no_confirm=no_confirm,
+            batch=batch,
+        )
+
+
+def new_correlation_id() -> str:
+    """A fresh correlation id: 32 random hex digits, the shape of ``uuid4().hex``.
+
+    Drawn from :mod:`random` (reseeded in a forked child), not from the OS:
+    ``uuid4()`` reads ``os.urandom`` per call, a system call that cost more than
+    the rest of a fire-and-forget publish. A correlation id matches a reply to
+    its request; it is not a secret.
+    """
+    return f"{_getrandbits(128):032x}"
+
+
+def encode_record(
+    body: Any,
+    correlation_id: str,
+    *,
+    key: Any = None,
+    reply_to: str = "",
+    headers: Mapping[str, HeaderValue] | None = None,
+) -> Record:
+    """The wire form of one body: value, key and headers (FastStream-compatible)."""
+    value, content_type = encode_body(body)
+    cid = ("correlation_id", correlation_id.encode())
+    wire: Headers = [cid] if content_type is None else [_CONTENT_TYPE_HEADERS[content_type], cid]
+    if reply_to:
+        wire.append(("reply_to", reply_to.encode()))
+    if headers:
+        for name, header in headers.items():
+            wire.append((name, header.encode() if isinstance(header, str) else header))
+    return value, None if key is None else encode_key(key), wire
+
+
+def send_one(
+    transport: Transport,
+    topic: str,
+    body: Any,
+    correlation_id: str,
+    *,
+    key: Any = None,
+    partition: int | None = None,
+    timestamp_ms: int | None = None,
+    headers: Mapping[str, HeaderValue] | None = None,
+    reply_to: str = "",
+) -> Awaitable[asyncio.Future[Any]]:
+    """Encode one body and queue it: ``await send_one(...)`` gives the future of the
+    cluster's confirmation.
+
+    A plain function that returns the transport's own coroutine: a publish
+    where nothing watches goes through no coroutine of ours but its caller's.
+    """
+    value, raw_key, wire = encode_record(
+        body, correlation_id, key=key, reply_to=reply_to, headers=headers
+    )
+    if value is None and raw_key is None:
+        raise PublishError(
+            f"publishing None to {topic!r} without a key: a Kafka record needs a "
+            "value or a key. Pass key= for a tombstone, or b'' for an empty message."
+        )
+    return transport.send(
+        topic, value, key=raw_key, partition=partition, timestamp_ms=timestamp_ms, headers=wire
+    )
+
+
+async def send(transport: Transport, cmd: PublishCommand) -> Any:
+    """Encode ``cmd`` and hand it to the transport: the end of every publish chain.
+
+    Returns the record's metadata once the cluster acknowledged it, or, with
+    ``no_confirm``, the future of that metadata as soon as it is queued. A
+    batch returns the metadata of its first record (or its future).
+    """
+    correlation_id = cmd.correlation_id or new_correlation_id()
+    if cmd.batch is not None:
+        records = [
+            encode_record(
+                body, correlation_id, key=cmd.key, reply_to=cmd.reply_to, headers=cmd.headers
+            )
+            for body in cmd.batch
+        ]
+        future = await transport.send_batch(
+            cmd.topic, records, partition=cmd.partition, timestamp_ms=cmd.timestamp_ms
+        )
+    else:
+        future = await send_one(
+            transport,
+            cmd.topic,
+            cmd.body,
+            correlation_id,
+            key=cmd.key,
+            partition=cmd.partition,
+            timestamp_ms=cmd.timestamp_ms,
+            headers=cmd.headers,
+            reply_to=cmd.reply_to,
+        )
+    if cmd.no_confirm:
+        return future
+    return await future
