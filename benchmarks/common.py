@@ -58,6 +58,11 @@ def make_order(i: int) -> Order:
     return Order(id=i, name=f"item-{i % 100}", price=i % 1000 / 100)
 
 
+def order_dict(i: int) -> dict[str, Any]:
+    """The i-th body as a plain dict: what scenario 4a publishes instead of a model."""
+    return {"id": i, "name": f"item-{i % 100}", "price": i % 1000 / 100}
+
+
 def rss_bytes() -> int:
     """The process's resident set size now (Linux)."""
     with open("/proc/self/statm") as statm:

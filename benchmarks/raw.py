@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -25,6 +26,7 @@ from benchmarks.common import (
     StartClock,
     latency_result,
     make_order,
+    order_dict,
     ship,
 )
 
@@ -125,7 +127,8 @@ def _headers() -> list[tuple[str, bytes]]:
 
 
 async def publish_no_confirm(p: dict[str, Any]) -> dict[str, Any]:
-    """Queue every record without waiting, then wait for all confirmations."""
+    """Queue every record, with the headers topicflow writes, without waiting; then wait
+    for all confirmations."""
     producer = _producer(p)
     await producer.start()
     count, topic = p["count"], p["topic"]
@@ -138,6 +141,54 @@ async def publish_no_confirm(p: dict[str, Any]) -> dict[str, Any]:
             value = order.__pydantic_serializer__.to_json(order)
             futures.append(await producer.send(topic, value, headers=_headers()))
         await asyncio.gather(*futures)
+        elapsed = time.perf_counter() - started
+    finally:
+        await producer.stop()
+    return {"count": count, "seconds": elapsed, "rate": count / elapsed}
+
+
+async def publish_plain_dict(p: dict[str, Any]) -> dict[str, Any]:
+    """Scenario 4a's baseline: ``json.dumps(body).encode()`` and ``send()``, no headers.
+
+    The least a user of the client writes to publish dicts; topicflow still adds
+    its content type and a correlation id to every record. The futures are
+    awaited one by one, as the topicflow and FastStream sides await theirs:
+    ``asyncio.gather()`` over 200k futures took this loop from 6.3 to 9-11 us
+    per message, none of it publishing (benchmarks/README.md).
+    """
+    producer = _producer(p)
+    await producer.start()
+    count, topic = p["count"], p["topic"]
+    orders = [order_dict(i) for i in range(count)]
+    try:
+        await producer.partitions_for(topic)
+        started = time.perf_counter()
+        futures = []
+        for order in orders:
+            futures.append(await producer.send(topic, json.dumps(order).encode()))
+        for future in futures:
+            await future
+        elapsed = time.perf_counter() - started
+    finally:
+        await producer.stop()
+    return {"count": count, "seconds": elapsed, "rate": count / elapsed}
+
+
+async def publish_plain_model(p: dict[str, Any]) -> dict[str, Any]:
+    """Scenario 4b's baseline: the model's ``to_json`` and ``send()``, no headers
+    (the futures awaited one by one, as in 4a)."""
+    producer = _producer(p)
+    await producer.start()
+    count, topic = p["count"], p["topic"]
+    orders = [make_order(i) for i in range(count)]
+    try:
+        await producer.partitions_for(topic)
+        started = time.perf_counter()
+        futures = []
+        for order in orders:
+            futures.append(await producer.send(topic, order.__pydantic_serializer__.to_json(order)))
+        for future in futures:
+            await future
         elapsed = time.perf_counter() - started
     finally:
         await producer.stop()
@@ -287,6 +338,8 @@ SCENARIOS = {
     "consume_ack_first": consume_ack_first,
     "consume_batch": consume_batch,
     "publish_no_confirm": publish_no_confirm,
+    "publish_plain_dict": publish_plain_dict,
+    "publish_plain_model": publish_plain_model,
     "publish_confirmed": publish_confirmed,
     "pipeline": pipeline,
     "request_reply": request_reply,

@@ -50,8 +50,9 @@ PARTITIONS = 3
 class Scenario:
     """One row of the table."""
 
-    number: int
-    key: str  # the function name in benchmarks/{tf,raw,fs}.py
+    #: "1" to "8"; a letter marks a variant of the scenario above it ("4a", "4b").
+    number: str
+    key: str  # the key of SCENARIOS in benchmarks/{tf,raw,fs}.py
     title: str
     count: int
     quick_count: int
@@ -97,7 +98,7 @@ def _memory_target(results: dict[str, Any]) -> bool | None:
 
 SCENARIOS = (
     Scenario(
-        1,
+        "1",
         "consume_ack",
         "consume, single-message handler, typed body, AckPolicy.ACK",
         200_000,
@@ -107,7 +108,7 @@ SCENARIOS = (
         _consume_target,
     ),
     Scenario(
-        2,
+        "2",
         "consume_ack_first",
         "the same under ACK_FIRST",
         200_000,
@@ -117,7 +118,7 @@ SCENARIOS = (
         _at_least("raw", 0.80),
     ),
     Scenario(
-        3,
+        "3",
         "consume_batch",
         "batch consume, list[Model], max_records=1000",
         200_000,
@@ -127,7 +128,7 @@ SCENARIOS = (
         _at_least("raw", 0.90),
     ),
     Scenario(
-        4,
+        "4",
         "publish_no_confirm",
         "publish(no_confirm=True)",
         200_000,
@@ -136,8 +137,30 @@ SCENARIOS = (
         ">= 0.85x raw",
         _at_least("raw", 0.85),
     ),
+    # Scenario 4's raw side writes topicflow's headers with a new uuid4 each; these
+    # two measure against what a plain user of the client writes: no headers at all.
     Scenario(
-        5,
+        "4a",
+        "publish_plain_dict",
+        "publish(dict, no_confirm=True) vs plain json.dumps + send()",
+        200_000,
+        20_000,
+        "publish",
+        ">= 0.85x plain raw",
+        _at_least("raw", 0.85),
+    ),
+    Scenario(
+        "4b",
+        "publish_plain_model",
+        "publish(model, no_confirm=True) vs plain to_json + send()",
+        200_000,
+        20_000,
+        "publish",
+        ">= 0.85x plain raw",
+        _at_least("raw", 0.85),
+    ),
+    Scenario(
+        "5",
         "publish_confirmed",
         "sequential confirmed publish()",
         5_000,
@@ -151,7 +174,7 @@ SCENARIOS = (
         together=True,
     ),
     Scenario(
-        6,
+        "6",
         "pipeline",
         "consume -> transform -> @publisher",
         200_000,
@@ -161,7 +184,7 @@ SCENARIOS = (
         _at_least("raw", 0.60),
     ),
     Scenario(
-        7,
+        "7",
         "request_reply",
         "request()/reply round trips",
         2_000,
@@ -173,7 +196,7 @@ SCENARIOS = (
         min_reps=5,
     ),
     Scenario(
-        8,
+        "8",
         "memory",
         "memory: scenario 1 with 1M messages",
         1_000_000,
@@ -381,7 +404,7 @@ def table(rows: list[tuple[Scenario, dict[str, Any]]], unit_note: bool = True) -
         "|---|---|---:|---:|---:|---:|---:|---|---|",
     ]
     for scenario, summary in rows:
-        cells = [str(scenario.number), scenario.title]
+        cells = [scenario.number, scenario.title]
         for framework in FRAMEWORKS:
             entry = summary.get(framework)
             if entry is None:
@@ -519,7 +542,12 @@ def main(argv: list[str] | None = None) -> int:
         "--quick", action="store_true", help="a tenth of the messages; RESULTS.md kept"
     )
     parser.add_argument("--reps", type=int, default=3, help="repetitions (default 3)")
-    parser.add_argument("--scenarios", default="1-8", help="e.g. 1,2,7 or 1-3 (default: all, 1-8)")
+    parser.add_argument(
+        "--scenarios",
+        default="1-8",
+        help="e.g. 1,2,7 or 4,4a,4b or 1-3; a range takes the rows between, so 4-5 "
+        "is 4, 4a, 4b, 5 (default: all, 1-8)",
+    )
     parser.add_argument(
         "--frameworks", default=",".join(FRAMEWORKS), help="default: topicflow,raw,faststream"
     )
@@ -534,13 +562,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
-        wanted = _numbers(args.scenarios)
+        selected = select_scenarios(args.scenarios)
     except ValueError:
-        parser.error(f"--scenarios {args.scenarios!r}: use numbers and ranges, e.g. 1,2,7 or 1-3")
-    known = {scenario.number for scenario in SCENARIOS}
-    if not wanted or wanted - known:
         parser.error(
-            f"--scenarios {args.scenarios!r}: there are scenarios 1-{max(known)} "
+            f"--scenarios {args.scenarios!r}: there are scenarios "
+            f"{', '.join(s.number for s in SCENARIOS)}; e.g. 1,2,7 or 4,4a,4b or 1-3 "
             "(see benchmarks/README.md)"
         )
     frameworks = tuple(f for f in args.frameworks.split(",") if f)
@@ -561,16 +587,15 @@ def main(argv: list[str] | None = None) -> int:
     info = machine()  # now: the code measured, before anything else changes the tree
     rows: list[tuple[Scenario, dict[str, Any]]] = []
     run_tag = uuid.uuid4().hex[:8]
-    for scenario in SCENARIOS:
-        if scenario.number not in wanted:
-            continue
+    for scenario in selected:
         rows.append((scenario, run_scenario(scenario, args, frameworks, run_tag)))
         print(table(rows[-1:], unit_note=False).splitlines()[-1], flush=True)
     seconds = time.perf_counter() - started
     print()
     print(table(rows))
     print(f"\n{seconds / 60:.1f} minutes")
-    target = args.results or (None if args.quick or wanted != set(range(1, 9)) else RESULTS)
+    everything = len(selected) == len(SCENARIOS)
+    target = args.results or (None if args.quick or not everything else RESULTS)
     if target is not None:
         write_results(target, rows, args, seconds, info)
         print(f"written to {target.relative_to(ROOT) if target.is_relative_to(ROOT) else target}")
@@ -677,15 +702,28 @@ def _describe(result: dict[str, Any]) -> str:
     return text
 
 
-def _numbers(spec: str) -> set[int]:
-    numbers: set[int] = set()
+def select_scenarios(spec: str) -> list[Scenario]:
+    """The scenarios ``spec`` names (``1,7``, ``4a``, ``1-3``), in the table's order.
+
+    A range runs from one row of the table to another, so ``4-5`` also takes 4a
+    and 4b, and ``1-8`` is every row. Raises ``ValueError`` for a name that is no
+    row, a range that runs backwards, or nothing selected.
+    """
+    rows = {scenario.number: index for index, scenario in enumerate(SCENARIOS)}
+    chosen: set[int] = set()
     for part in spec.split(","):
-        if "-" in part:
-            low, high = part.split("-", 1)
-            numbers.update(range(int(low), int(high) + 1))
-        elif part:
-            numbers.add(int(part))
-    return numbers
+        low, dash, high = part.strip().partition("-")
+        if not low and not dash:
+            continue  # "1,,2" and a trailing comma
+        if low not in rows or (dash and high not in rows):
+            raise ValueError(f"no scenario {part!r}")
+        first, last = rows[low], rows[high] if dash else rows[low]
+        if first > last:
+            raise ValueError(f"{part!r} runs backwards")
+        chosen.update(range(first, last + 1))
+    if not chosen:
+        raise ValueError("no scenario selected")
+    return [SCENARIOS[index] for index in sorted(chosen)]
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from benchmarks.common import (
     StartClock,
     latency_result,
     make_order,
+    order_dict,
     ship,
 )
 from topicflow import AckPolicy
@@ -75,11 +76,13 @@ async def consume_batch(p: dict[str, Any]) -> dict[str, Any]:
     return counter.result()
 
 
-async def _publish(p: dict[str, Any], *, confirm: bool) -> dict[str, Any]:
+async def _publish(
+    p: dict[str, Any], *, confirm: bool, body: Callable[[int], Any] = make_order
+) -> dict[str, Any]:
     count, topic = p["count"], p["topic"]
-    orders = [make_order(i) for i in range(count)]
+    orders = [body(i) for i in range(count)]
     async with _broker(p) as broker:
-        await broker.publish(make_order(-1), topic)  # connection and metadata, not timed
+        await broker.publish(body(-1), topic)  # connection and metadata, not timed
         started = time.perf_counter()
         if confirm:
             for order in orders:
@@ -95,6 +98,11 @@ async def _publish(p: dict[str, Any], *, confirm: bool) -> dict[str, Any]:
 async def publish_no_confirm(p: dict[str, Any]) -> dict[str, Any]:
     """``publish(no_confirm=True)`` for every body, then wait for the confirmations."""
     return await _publish(p, confirm=False)
+
+
+async def publish_dict_no_confirm(p: dict[str, Any]) -> dict[str, Any]:
+    """The same with plain dicts for bodies (scenario 4a)."""
+    return await _publish(p, confirm=False, body=order_dict)
 
 
 async def publish_confirmed(p: dict[str, Any]) -> dict[str, Any]:
@@ -161,6 +169,9 @@ SCENARIOS = {
     "consume_ack_first": consume_ack_first,
     "consume_batch": consume_batch,
     "publish_no_confirm": publish_no_confirm,
+    # 4a and 4b: the same publishing, measured against the plain raw send().
+    "publish_plain_dict": publish_dict_no_confirm,
+    "publish_plain_model": publish_no_confirm,
     "publish_confirmed": publish_confirmed,
     "pipeline": pipeline,
     "request_reply": request_reply,
