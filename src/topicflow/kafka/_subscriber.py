@@ -300,6 +300,7 @@ class Subscriber:
         self._tasks = TaskGroup(repr(self), runtime.supervision, runtime.logger, runtime.failed)
         if not self._handlers:
             self._queue = asyncio.Queue(maxsize=1)
+        self._started()  # before the consumers: their first batch may come at once
         observer = runtime.observer()
         loops = self._loops = [self._make_loop(i, observer) for i in range(self._consumer_count())]
         results = await asyncio.gather(
@@ -309,8 +310,9 @@ class Subscriber:
         if errors:
             self._loops = []
             await asyncio.gather(*(loop.stop() for loop in loops))
+            tasks, self._tasks = self._tasks, None
+            await tasks.stop(_CANCEL_WAIT)
             raise errors[0]
-        self._started()
 
     async def stop(self) -> None:
         """Stop fetching, finish what is in hand, commit, leave the group."""
@@ -332,7 +334,7 @@ class Subscriber:
         return 1
 
     def _started(self) -> None:
-        """Kind-specific start work (after the consumers started)."""
+        """Kind-specific start work (before the consumers start)."""
 
     async def _drain(self, timeout: float) -> None:
         """On revoke and stop, before committing: let what is in hand settle."""
