@@ -10,7 +10,7 @@ from topicflow._context import ContextRepo
 from topicflow._tasks import Backoff, Supervision, TaskGroup
 from topicflow.ack import AckPolicy
 from topicflow.exceptions import SetupError, SubscriberFailed
-from topicflow.kafka._publish import PublishCommand, new_correlation_id, send, send_one
+from topicflow.kafka._publish import PublishCommand, send, send_with
 from topicflow.kafka._replies import ReplyListener
 from topicflow.kafka._runtime import Runtime
 from topicflow.kafka._transport import AiokafkaTransport, ConnectionOptions
@@ -409,17 +409,7 @@ class KafkaBroker(KafkaRegistrator):
             )
             return result  # type: ignore[no-any-return]
         # Nothing watches publishes: straight to the transport, no command object.
-        future = await send_one(
-            self._connected_transport(),
-            topic,
-            message,
-            options.get("correlation_id") or new_correlation_id(),
-            key=options.get("key"),
-            partition=options.get("partition"),
-            timestamp_ms=options.get("timestamp_ms"),
-            headers=options.get("headers"),
-            reply_to=options.get("reply_to", ""),
-        )
+        future = await send_with(self._connected_transport(), topic, message, options)
         return future if no_confirm else await future
 
     async def publish_batch(
