@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 
 __all__ = ["ConsumerLoop"]
 
+#: How long stop() waits for a cancelled task to end.
+_CANCELLED_WAIT = 1.0
 #: Upper bound of the delay between fetch attempts while the cluster is unreachable.
 _UNAVAILABLE_MAX_DELAY = 5.0
 
@@ -160,15 +162,18 @@ class ConsumerLoop:
     async def stop(self) -> None:
         """Stop fetching, let the message in hand finish, commit, leave the group.
 
-        Handlers get ``graceful_timeout`` to finish; committing and leaving the
-        group get ``graceful_timeout`` more, after which what is left is
-        abandoned (and logged): ``stop()`` never hangs on the client.
+        Handlers (a worker's too, and publish confirmations) get
+        ``graceful_timeout`` to finish; committing and leaving the group get
+        ``graceful_timeout`` more, after which what is left is abandoned (and
+        logged): ``stop()`` never hangs on a handler or on the client.
         """
         if not self.running:
             return
         self.running = False
         self.epoch += 1  # the batch in hand stops at the message being handled
         bound = self._graceful_timeout
+        clock = asyncio.get_running_loop().time
+        deadline = clock() + bound
         fetch, self._fetch_task = self._fetch_task, None
         if fetch is not None and not fetch.done():
             _, late = await asyncio.wait([fetch], timeout=bound)
@@ -181,16 +186,17 @@ class ConsumerLoop:
                     bound,
                 )
         commit, self._commit_task = self._commit_task, None
-        for task in (fetch, commit):
-            if task is not None:
-                task.cancel()
-        await asyncio.gather(*(t for t in (fetch, commit) if t is not None), return_exceptions=True)
+        tasks = [task for task in (fetch, commit) if task is not None]
+        for task in tasks:
+            task.cancel()
+        if tasks:  # a handler may ignore its cancellation: wait a moment, not for ever
+            await asyncio.wait(tasks, timeout=_CANCELLED_WAIT)
         for handle in self._resume_handles.values():
             handle.cancel()
         self._resume_handles.clear()
         if self._drain is not None:
-            await self._drain(bound)
-        await self._confirmations(bound)
+            await self._drain(max(deadline - clock(), 0.0))
+        await self._confirmations(max(deadline - clock(), 0.0))
         consumer, self._consumer = self._consumer, None
         try:
             async with asyncio.timeout(bound):
