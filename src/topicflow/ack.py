@@ -121,7 +121,8 @@ class PartitionTracker:
     def __init__(self, cadence: _Cadence | None = None) -> None:
         self._pending: deque[int] = deque()
         self._done: set[int] = set()
-        self._cadence = cadence
+        #: Shared with the other trackers of its consumer (its own when alone).
+        self._cadence = cadence if cadence is not None else _Cadence()
         #: Nacks so far of each offset awaiting its redelivery.
         self._attempts: dict[int, int] = {}
         #: Offset after the highest contiguous finished message; None before the first.
@@ -150,21 +151,21 @@ class PartitionTracker:
         checks that no rewind came in between (``generation``).
         """
         pending = self._pending
+        if not (begun or pending) and outcome is _ACK:
+            # The usual case, unrolled: acked in order, nothing else in flight.
+            self.position = offset + 1
+            if self._attempts:
+                self._attempts.pop(offset, None)
+            cadence = self._cadence
+            cadence.count += 1
+            if cadence.count >= COMMIT_EVERY:
+                cadence.wake.set()
+            return True
         if outcome is _ACK or outcome in _FINISHED:
             if not begun:
-                if not pending:  # the usual case: nothing else in flight
-                    self.position = offset + 1
-                    if self._attempts:
-                        self._attempts.pop(offset, None)
-                    cadence = self._cadence
-                    if cadence is not None:  # _count(1), inlined
-                        cadence.count += 1
-                        if cadence.count >= COMMIT_EVERY:
-                            cadence.wake.set()
-                    return True
                 pending.append(offset)  # behind an older message still pending
             # finish(), unrolled for the usual case: the oldest message in flight.
-            if pending[0] == offset:
+            if pending and pending[0] == offset:
                 pending.popleft()
                 self.position = offset + 1
                 if pending and self._done:
@@ -282,10 +283,9 @@ class PartitionTracker:
 
     def _count(self, finished: int) -> None:
         cadence = self._cadence
-        if cadence is not None:
-            cadence.count += finished
-            if cadence.count >= COMMIT_EVERY:
-                cadence.wake.set()
+        cadence.count += finished
+        if cadence.count >= COMMIT_EVERY:
+            cadence.wake.set()
 
 
 class Committer(Protocol):

@@ -148,3 +148,40 @@ async def test_failed_commit_is_retried_on_the_next_flush(caplog: pytest.LogCapt
     sink.fail = False
     assert await committer.flush()
     assert sink.commits == [{tp: 1}]
+
+
+def test_settle_books_each_outcome_once() -> None:
+    from topicflow.ack import Outcome
+
+    tracker = PartitionTracker()
+    for offset in range(4):
+        tracker.begin(offset)
+    assert tracker.settle(1, Outcome.ACK)  # out of order: waits for 0
+    assert tracker.position is None
+    assert tracker.settle(0, Outcome.REJECT)
+    assert tracker.position == 2
+    assert tracker.settle(0, Outcome.ACK)  # not pending any more: changes nothing
+    assert tracker.position == 2
+    assert tracker.settle(2, Outcome.PENDING)
+    assert tracker.position == 2
+    assert not tracker.settle(3, Outcome.NACK)  # rewound to 3: it comes again
+    assert tracker.attempts(3) == 1
+    assert tracker.settle(3, Outcome.NACK)  # forgotten by the rewind: nothing to do
+    assert tracker.settle(2, Outcome.POISON)
+    assert tracker.position == 3
+    assert tracker.in_flight == 0
+
+
+def test_settle_in_order_without_begin() -> None:
+    from topicflow.ack import Outcome
+
+    tracker = PartitionTracker()
+    assert tracker.settle(0, Outcome.ACK, False)
+    assert tracker.position == 1
+    assert tracker.settle(1, Outcome.PENDING, False)  # MANUAL, undecided: begun now
+    assert tracker.settle(2, Outcome.SKIP, False)  # behind 1: waits for it
+    assert tracker.position == 1
+    assert tracker.settle(1, Outcome.ACK)  # decided later
+    assert tracker.position == 3
+    assert not tracker.settle(3, Outcome.NACK, False)
+    assert tracker.position == 3
