@@ -81,6 +81,11 @@ class HandlerPlan:
     return_type: Any
     #: Names used by ``Path()`` parameters (checked against the subscriber's pattern).
     path_names: tuple[str, ...] = ()
+    #: For an ``async def`` handler with one body parameter and nothing else: its
+    #: body reader and the function itself, for a caller that inlines ``call``
+    #: (read the record, raise DecodeError for what does not fit, await the
+    #: function). None for every other handler.
+    direct: tuple[Reader, Callable[..., Awaitable[Any]]] | None = None
     _spec: Spec | None = field(default=None, repr=False)
     #: ``call`` is the fast path: one body parameter, nothing else.
     _fast: bool = field(default=False, repr=False)
@@ -165,6 +170,7 @@ def compile_handler(func: Callable[..., Any]) -> HandlerPlan:
         body_type=body_type,
         return_type=hints.get("return", Any),
         path_names=path_names,
+        direct=(fast_read, func) if fast_read is not None and spec.kind is CallKind.ASYNC else None,
         _spec=spec,
         _fast=fast,
     )

@@ -29,6 +29,7 @@ import inspect
 import logging
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from topicflow._body import BODY_ERRORS, decode_error
 from topicflow.ack import ON_ERROR, AckPolicy, Outcome
 from topicflow.exceptions import AckMessage, DecodeError, NackMessage, RejectMessage
 from topicflow.kafka._publish import PublishCommand
@@ -194,6 +195,9 @@ def _direct(
     done = failures.done
     access = failures.access if failures.access_level is not None else None
     name = f"handler {handler.plan.func.__qualname__} of {failures.owner}"
+    direct = getattr(handler.plan, "direct", None)
+    if direct is not None and call is handler.plan.call:
+        return _inlined(direct, dispatch, replies, failures, name)
 
     async def pipeline(msg: KafkaMessage) -> Outcome:
         try:
@@ -201,6 +205,42 @@ def _direct(
                 await dispatch(msg)
             else:
                 await call(msg)
+        except Exception as exc:
+            outcome = failures.outcome(exc, msg, name)
+        else:
+            status = msg.status
+            outcome = done if status is None else status
+        if access is not None:
+            access(msg, outcome)
+        return outcome
+
+    return pipeline
+
+
+def _inlined(
+    direct: tuple[Callable[[Any], Any], Callable[[Any], Awaitable[Any]]],
+    dispatch: Callable[[KafkaMessage], Awaitable[Any]],
+    replies: bool,
+    failures: Failures,
+    name: str,
+) -> Callable[[KafkaMessage], Awaitable[Outcome]]:
+    """``_direct`` with the handler's plan inlined (``HandlerPlan.direct``): the record
+    read, then the handler's own coroutine awaited, with no call of ours between."""
+    read, func = direct
+    done = failures.done
+    access = failures.access if failures.access_level is not None else None
+
+    async def pipeline(msg: KafkaMessage) -> Outcome:
+        try:
+            record = msg.raw_message
+            if replies and _asks_reply(record.headers):
+                await dispatch(msg)
+            else:
+                try:
+                    value = read(record)
+                except BODY_ERRORS as exc:
+                    raise decode_error(msg, exc) from exc
+                await func(value)
         except Exception as exc:
             outcome = failures.outcome(exc, msg, name)
         else:
