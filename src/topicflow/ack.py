@@ -210,14 +210,6 @@ class PartitionTracker:
             done.discard(finished)
             self.position = finished + 1
 
-    def advance(self, offset: int) -> None:
-        """``begin`` and ``finish`` of ``offset`` at once (``settle(offset, ACK, False)``).
-
-        With nothing else pending (a partition's messages handled in order, each
-        finished before the next), this only moves the position.
-        """
-        self.settle(offset, _ACK, False)
-
     def begin_many(self, offsets: Iterable[int]) -> None:
         """``begin`` for each of ``offsets`` (in delivery order)."""
         self._pending.extend(offsets)

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from topicflow.ack import OffsetCommitter, PartitionTracker
+from topicflow.ack import OffsetCommitter, Outcome, PartitionTracker
 from topicflow.exceptions import CommitError
 from topicflow.kafka import TopicPartition
 
@@ -32,18 +32,18 @@ def test_position_stops_at_the_first_unfinished_message() -> None:
     assert tracker.position == 10
 
 
-def test_advance_moves_the_position_of_one_at_a_time_handling() -> None:
+def test_an_in_order_ack_moves_the_position_of_one_at_a_time_handling() -> None:
     tracker = PartitionTracker()
     for offset in (0, 1, 3):  # a gap, as on a compacted topic
-        tracker.advance(offset)
+        tracker.settle(offset, Outcome.ACK, False)  # in order, not begun
         assert tracker.position == offset + 1
     assert tracker.in_flight == 0
 
 
-def test_advance_never_passes_a_message_still_running() -> None:
+def test_an_in_order_ack_never_passes_a_message_still_running() -> None:
     tracker = PartitionTracker()
     tracker.begin(4)  # handled elsewhere, not finished
-    tracker.advance(5)
+    tracker.settle(5, Outcome.ACK, False)
     assert tracker.position is None
     tracker.finish(4)
     assert tracker.position == 6
@@ -151,8 +151,6 @@ async def test_failed_commit_is_retried_on_the_next_flush(caplog: pytest.LogCapt
 
 
 def test_settle_books_each_outcome_once() -> None:
-    from topicflow.ack import Outcome
-
     tracker = PartitionTracker()
     for offset in range(4):
         tracker.begin(offset)
@@ -173,8 +171,6 @@ def test_settle_books_each_outcome_once() -> None:
 
 
 def test_settle_in_order_without_begin() -> None:
-    from topicflow.ack import Outcome
-
     tracker = PartitionTracker()
     assert tracker.settle(0, Outcome.ACK, False)
     assert tracker.position == 1

@@ -307,11 +307,6 @@ class ConsumerLoop:
                 resume_at,
             )
 
-    def active(self, epoch: int) -> bool:
-        """True while a batch fetched at ``epoch`` may still be handled (a revoke and
-        ``stop()`` move the epoch on)."""
-        return epoch == self.epoch
-
     # -- settling messages -------------------------------------------------
 
     def tracker(self, tp: TopicPartition) -> PartitionTracker:
