@@ -117,8 +117,8 @@ class ReplyListener:
 
     @property
     def healthy(self) -> bool:
-        """True unless its consumer was started and its fetch task died."""
-        return self._loop is None or self._loop.healthy
+        """False while its fetch task restarts after a crash, and once it died."""
+        return self._tasks.healthy and (self._loop is None or self._loop.healthy)
 
     async def stop(self, timeout: float) -> None:
         """Stop the reply consumer and its tasks (waiting requests time out on their own)."""
