@@ -383,3 +383,22 @@ async def test_test_app_leaves_the_lifespan_when_start_fails() -> None:
             async with TestApp(app):
                 pass
     assert seen == ["enter", "exit"]
+
+
+async def test_the_access_log_says_acked_for_a_handler_whose_result_is_published(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    broker = KafkaBroker(ADDRESS)
+
+    @broker.subscriber("in", group_id="g")
+    @broker.publisher("out")
+    async def double(n: int) -> int:
+        return n * 2
+
+    caplog.set_level(logging.INFO, logger="topicflow")
+    async with TestKafkaBroker(broker) as br:
+        await br.publish(1, "in")
+    access = [r.getMessage() for r in caplog.records if "group=g correlation_id=" in r.getMessage()]
+    assert len(access) == 1
+    assert access[0].startswith("in-0-0 group=g correlation_id=")
+    assert access[0].endswith(": acked")

@@ -154,7 +154,12 @@ class Failures:
             record.offset,
             self.group_id,
             msg.correlation_id,
-            "acked first" if self.policy is AckPolicy.ACK_FIRST else outcome,
+            "acked first"
+            if self.policy is AckPolicy.ACK_FIRST
+            # Handled; finished once the cluster confirms what its handler published.
+            else "acked"
+            if msg.unconfirmed
+            else outcome,
         )
 
     def log(self, level: int, text: str, *args: Any, exc: BaseException | None = None) -> None:
