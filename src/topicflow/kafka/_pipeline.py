@@ -16,7 +16,8 @@ first::
 
 With no middleware, no parser and one handler whose result goes nowhere (the
 most common subscriber), the three steps are one coroutine around the
-handler's own call. Batch subscribers fold their own pipeline from the same
+handler's own call (``_inlined``, which also reads the body itself for a plain
+``async def`` handler). Batch subscribers fold their own pipeline from the same
 parts (``wrap_consume``, ``Failures``).
 """
 
@@ -171,11 +172,20 @@ def build_pipeline(settings: PipelineSettings) -> Callable[[KafkaMessage], Await
     """Fold a subscriber's settings into its pipeline (once, at start)."""
     failures = settings.failures
     handlers = settings.handlers
+    name_of = _name_of(handlers, failures.owner)
     sole = handlers[0] if len(handlers) == 1 and handlers[0].filter is None else None
     dispatch = _dispatcher(settings, sole)
+    replies = settings.reply is not None
     lean = not settings.middlewares and settings.parser is None
     if lean and sole is not None and not sole.publishers:
-        return _direct(sole, dispatch, settings.reply is not None, failures)
+        # One handler whose result goes nowhere (but a reply): no dispatch step but
+        # for messages that ask for a reply.
+        direct = getattr(sole.plan, "direct", None)
+        if direct is not None and sole.call is sole.plan.call:
+            name = f"handler {sole.plan.func.__qualname__} of {failures.owner}"
+            return _inlined(direct, dispatch, replies, failures, name)
+        call = _call_or_reply(sole.call, dispatch) if replies else sole.call
+        return _with_outcome(call, failures, name_of)
     call = dispatch
     if settings.middlewares or settings.parser is not None:
         call = wrap_consume(
@@ -185,41 +195,20 @@ def build_pipeline(settings: PipelineSettings) -> Callable[[KafkaMessage], Await
             raw=_raw_record,
             prepare=_parse_step(settings.parser),
         )
-    return _with_outcome(call, failures, _name_of(handlers, failures.owner))
+    return _with_outcome(call, failures, name_of)
 
 
-def _direct(
-    handler: Handler,
+def _call_or_reply(
+    call: Callable[[KafkaMessage], Awaitable[Any]],
     dispatch: Callable[[KafkaMessage], Awaitable[Any]],
-    replies: bool,
-    failures: Failures,
-) -> Callable[[KafkaMessage], Awaitable[Outcome]]:
-    """The whole pipeline in one coroutine: one handler, result going nowhere (but a
-    reply), no middlewares, no parser."""
-    call = handler.call
-    done = failures.done
-    access = failures.access if failures.access_level is not None else None
-    name = f"handler {handler.plan.func.__qualname__} of {failures.owner}"
-    direct = getattr(handler.plan, "direct", None)
-    if direct is not None and call is handler.plan.call:
-        return _inlined(direct, dispatch, replies, failures, name)
+) -> Callable[[KafkaMessage], Awaitable[Any]]:
+    """The handler's call, or for a message that asks for a reply the dispatch that
+    sends it: a plain function that returns their awaitable (no coroutine of its own)."""
 
-    async def pipeline(msg: KafkaMessage) -> Outcome:
-        try:
-            if replies and _asks_reply(msg.raw_message.headers):
-                await dispatch(msg)
-            else:
-                await call(msg)
-        except Exception as exc:
-            outcome = failures.outcome(exc, msg, name)
-        else:
-            status = msg.status
-            outcome = done if status is None else status
-        if access is not None:
-            access(msg, outcome)
-        return outcome
+    def step(msg: KafkaMessage) -> Awaitable[Any]:
+        return dispatch(msg) if _asks_reply(msg.raw_message.headers) else call(msg)
 
-    return pipeline
+    return step
 
 
 def _inlined(
@@ -229,8 +218,9 @@ def _inlined(
     failures: Failures,
     name: str,
 ) -> Callable[[KafkaMessage], Awaitable[Outcome]]:
-    """``_direct`` with the handler's plan inlined (``HandlerPlan.direct``): the record
-    read, then the handler's own coroutine awaited, with no call of ours between."""
+    """The whole pipeline of one plain ``async def`` handler (``HandlerPlan.direct``)
+    in one coroutine: the record read, then the handler's own coroutine awaited,
+    with no call of ours between; the dispatch only for a message asking a reply."""
     read, func = direct
     done = failures.done
     access = failures.access if failures.access_level is not None else None
