@@ -29,6 +29,7 @@ __all__ = [
     "ConsumerSpec",
     "SubscriberConfig",
     "SubscriberOptions",
+    "check_policy",
     "compile_pattern",
 ]
 
@@ -214,6 +215,15 @@ _NUMBERS: Mapping[str, tuple[int, bool]] = {
 _FLAGS = ("check_crcs", "exclude_internal_topics", "persistent", "no_reply", "include_in_schema")
 
 
+def check_policy(policy: Any, where: str = "") -> None:
+    """``ack_policy=`` must be an AckPolicy (or None): a SetupError naming the fix."""
+    if policy is not None and not isinstance(policy, AckPolicy):
+        raise SetupError(
+            f"{where}ack_policy={policy!r} is not an AckPolicy; use e.g. "
+            "ack_policy=AckPolicy.NACK_ON_ERROR (from topicflow import AckPolicy)"
+        )
+
+
 def _check_values(what: str, given: Mapping[str, Any], *, batch: bool, group_id: Any) -> None:
     """Each option's value, checked at registration: a SetupError that names the fix."""
     for name, words in _CHOICES.items():
@@ -249,11 +259,7 @@ def _check_values(what: str, given: Mapping[str, Any], *, batch: bool, group_id:
             f"{what}: group_instance_id= (static membership) needs a group: give group_id="
         )
     policy = given.get("ack_policy")
-    if policy is not None and not isinstance(policy, AckPolicy):
-        raise SetupError(
-            f"{what}: ack_policy={policy!r} is not an AckPolicy; use e.g. "
-            "ack_policy=AckPolicy.NACK_ON_ERROR (from topicflow import AckPolicy)"
-        )
+    check_policy(policy, f"{what}: ")
     if batch and policy is AckPolicy.MANUAL:
         raise SetupError(
             f"{what}: a batch handler receives bodies, not messages it could ack, so "

@@ -13,9 +13,8 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any, Literal, Unpack, overload
 
-from topicflow.ack import AckPolicy
 from topicflow.exceptions import SetupError
-from topicflow.kafka._options import SubscriberConfig
+from topicflow.kafka._options import SubscriberConfig, check_policy
 from topicflow.kafka.publisher import DefaultPublisher
 from topicflow.kafka.subscriber import (
     BatchSubscriber,
@@ -28,6 +27,7 @@ from topicflow.kafka.topic import Topic
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
+    from topicflow.ack import AckPolicy
     from topicflow.kafka._options import SubscriberOptions
     from topicflow.kafka._runtime import Runtime
     from topicflow.kafka._subscriber import Subscriber
@@ -108,11 +108,7 @@ class KafkaRegistrator:
         include_in_schema: bool | None = None,
         ack_policy: AckPolicy | None = None,
     ) -> None:
-        if ack_policy is not None and not isinstance(ack_policy, AckPolicy):
-            raise SetupError(
-                f"ack_policy={ack_policy!r} is not an AckPolicy; use e.g. "
-                "ack_policy=AckPolicy.NACK_ON_ERROR (from topicflow import AckPolicy)"
-            )
+        check_policy(ack_policy)
         self.prefix = prefix
         self.parser = parser
         self.decoder = decoder
