@@ -36,8 +36,10 @@ The subscriber treats these two like any exception of the handler.
 
 from __future__ import annotations
 
+import asyncio
 import collections.abc
 import contextlib
+import functools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, get_args, get_origin
 
@@ -157,11 +159,13 @@ def compile_handler(func: Callable[..., Any]) -> HandlerPlan:
         )
         args.extend(model_args([name for name, _, _ in body_params], body_type, reader(body_type)))
 
-    spec = spec_of(func, args)
-    fast = fast_read is not None and spec.kind in (CallKind.ASYNC, CallKind.SYNC)
-    if fast:
-        assert fast_read is not None
-        call = _fast_call(func, spec.kind, fast_read)
+    # A plain def handler runs in a worker thread: its blocking calls do not hold the loop.
+    target = _in_thread(func) if CallKind.of(func) is CallKind.SYNC else func
+    spec = spec_of(target, args)
+    direct = None
+    if fast_read is not None and spec.kind is CallKind.ASYNC:
+        direct = (fast_read, target)
+        call = _fast_call(target, fast_read)
     else:
         call = _general_call(spec, (), None, None)
     return HandlerPlan(
@@ -170,9 +174,9 @@ def compile_handler(func: Callable[..., Any]) -> HandlerPlan:
         body_type=body_type,
         return_type=hints.get("return", Any),
         path_names=path_names,
-        direct=(fast_read, func) if fast_read is not None and spec.kind is CallKind.ASYNC else None,
+        direct=direct,
         _spec=spec,
-        _fast=fast,
+        _fast=direct is not None,
     )
 
 
@@ -216,30 +220,19 @@ def compile_batch_handler(func: Callable[..., Any]) -> BatchPlan:
 # -- calls -----------------------------------------------------------------------
 
 
-def _fast_call(
-    func: Callable[..., Any], kind: CallKind, read: Reader
-) -> Callable[[KafkaMessage], Awaitable[Any]]:
-    # The common case, kept to one validation and one call.
-    if kind is CallKind.ASYNC:
-        # A plain function returning the handler's own coroutine: the caller awaits
-        # that directly, with no coroutine of ours wrapped around it per message.
-        def call(msg: KafkaMessage) -> Awaitable[Any]:
-            try:
-                value = read(msg.raw_message)
-            except BODY_ERRORS as exc:
-                raise decode_error(msg, exc) from exc
-            return func(value)  # type: ignore[no-any-return]
+def _fast_call(func: Callable[..., Any], read: Reader) -> Callable[[KafkaMessage], Awaitable[Any]]:
+    """The common case, kept to one validation and one call: a plain function
+    returning the (async) handler's own coroutine, which the caller awaits
+    directly, with no coroutine of ours wrapped around it per message."""
 
-        return call
-
-    async def call_sync(msg: KafkaMessage) -> Any:
+    def call(msg: KafkaMessage) -> Awaitable[Any]:
         try:
             value = read(msg.raw_message)
         except BODY_ERRORS as exc:
             raise decode_error(msg, exc) from exc
-        return func(value)
+        return func(value)  # type: ignore[no-any-return]
 
-    return call_sync
+    return call
 
 
 def _general_call(
@@ -286,10 +279,15 @@ def _general_call(
 
 
 def _as_async(func: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
-    if CallKind.of(func) is CallKind.ASYNC:
-        return func
+    return func if CallKind.of(func) is CallKind.ASYNC else _in_thread(func)
 
-    async def call_sync(*args: Any, **kwargs: Any) -> Any:
-        return func(*args, **kwargs)
 
-    return call_sync
+def _in_thread(func: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+    """``func`` (a plain ``def`` handler) as an ``async def`` that runs it in a worker
+    thread (``asyncio.to_thread``: the default executor, context variables copied)."""
+
+    @functools.wraps(func)
+    async def in_thread(*args: Any, **kwargs: Any) -> Any:
+        return await asyncio.to_thread(func, *args, **kwargs)
+
+    return in_thread

@@ -9,6 +9,11 @@ the crash left half done (``recover``). A task that crashes more often than
 (``on_give_up``) so that the service can stop with a reason, instead of living
 on without consuming. Stopping a group cancels its tasks and waits for them at
 most a given time, reporting what did not end.
+
+:data:`PACE` keeps the consume paths from holding the event loop: they check it
+between messages, and it lets the loop run at least every
+:data:`YIELD_EVERY` seconds, so that committers and the group's heartbeats get
+their turn even while handlers never await.
 """
 
 from __future__ import annotations
@@ -23,7 +28,12 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-__all__ = ["Backoff", "Supervision", "TaskGroup"]
+__all__ = ["PACE", "YIELD_EVERY", "Backoff", "Pace", "Supervision", "TaskGroup"]
+
+#: The longest a consume path runs messages without letting the event loop run.
+YIELD_EVERY = 0.05
+#: A handler that holds the event loop this long without awaiting is named in a warning.
+BLOCKING_WARNING = 1.0
 
 
 class Backoff:
@@ -196,3 +206,65 @@ class TaskGroup:
     def _log(self, level: int, text: str, *args: object, exc_info: BaseException | None) -> None:
         if self._logger is not None:
             self._logger.log(level, text, *args, exc_info=exc_info)
+
+
+class Pace:
+    """When the consume paths let the event loop run, and who held it too long.
+
+    aiokafka hands out prefetched records without suspending, so a handler
+    that never awaits (CPU work, blocking calls in an ``async def``) would
+    otherwise keep every other task waiting: the offset committer, the
+    group's heartbeats, the other subscribers. After each message (and each
+    fetched batch) a consume path checks ``monotonic() >= PACE.due`` (one clock
+    read) and, when it is due, awaits :meth:`breathe`, which yields once.
+
+    ``breathe`` also tells a handler that blocks the loop from one that merely
+    takes time: it leaves a timer behind, which runs only if the loop got a
+    turn meanwhile. Found still waiting more than :data:`BLOCKING_WARNING`
+    seconds later, nothing but the code that just ran can have held the
+    loop, and its owner is named, once, in a warning.
+    """
+
+    __slots__ = ("_last", "_marked", "_timer", "_warned", "due")
+
+    def __init__(self) -> None:
+        #: ``time.monotonic()`` at which the next check yields.
+        self.due = 0.0
+        self._last = time.monotonic()
+        self._marked = True
+        self._timer: asyncio.TimerHandle | None = None
+        self._warned: set[str] = set()
+
+    async def breathe(self, owner: str, logger: logging.Logger | None) -> None:
+        """Yield to the event loop once; warn (once per owner) if ``owner``'s code just
+        held it for longer than :data:`BLOCKING_WARNING` seconds."""
+        now = time.monotonic()
+        held = now - self._last
+        if not self._marked and held > BLOCKING_WARNING and owner not in self._warned:
+            self._warned.add(owner)
+            if logger is not None:
+                logger.warning(
+                    "handler %s held the event loop for %.1fs without awaiting, which "
+                    "stalls commits, heartbeats and every other subscriber. Run blocking "
+                    "or CPU-bound work off the loop: 'await asyncio.to_thread(work, ...)' "
+                    "in an async def handler, or write the handler as a plain def, which "
+                    "topicflow runs in a worker thread.",
+                    owner,
+                    held,
+                )
+        timer = self._timer
+        if timer is not None:
+            timer.cancel()
+        self._marked = False
+        self._timer = asyncio.get_running_loop().call_later(YIELD_EVERY, self._mark)
+        await asyncio.sleep(0)
+        self._last = time.monotonic()
+        self.due = self._last + YIELD_EVERY
+
+    def _mark(self) -> None:
+        self._marked = True
+        self._timer = None
+
+
+#: The one pace of the process: there is one event loop to share.
+PACE = Pace()

@@ -23,8 +23,10 @@ import asyncio
 import functools
 import inspect
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
+from topicflow._tasks import PACE
 from topicflow.ack import OffsetCommitter, Outcome
 from topicflow.exceptions import KafkaUnavailableError
 from topicflow.kafka._seam import ConsumerStopped
@@ -59,6 +61,7 @@ class ConsumerLoop:
         tasks: the owner's task group, where its tasks run.
         drain: awaited on revoke and stop before committing, to let what the
             subscriber still has in hand (its workers' messages) settle.
+        handlers: names its handlers in log lines about them (else ``name``).
     """
 
     def __init__(
@@ -77,9 +80,11 @@ class ConsumerLoop:
         commit_interval: float,
         listener: Any = None,
         drain: Callable[[float], Awaitable[None]] | None = None,
+        handlers: str | None = None,
     ) -> None:
         self.spec = spec
         self.name = name
+        self._handlers = handlers or name
         self.pipeline = pipeline
         self._dispatch = dispatch
         self._tasks = tasks
@@ -279,6 +284,13 @@ class ConsumerLoop:
                 finally:
                     self._idle.set()
                 in_hand.clear()
+            if time.monotonic() >= PACE.due:  # prefetched records come without a pause
+                await self.breathe()
+
+    async def breathe(self) -> None:
+        """Let the event loop run (see :class:`topicflow._tasks.Pace`); the consume
+        paths call it between messages once ``PACE.due`` has passed."""
+        await PACE.breathe(self._handlers, self._logger)
 
     async def _recover(self) -> None:
         """After a crash of the fetch task: deliver again what the batch in hand did not finish.

@@ -12,10 +12,11 @@ import asyncio
 import functools
 import logging
 import re
+import time
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from topicflow._di import compile_handler
-from topicflow._tasks import TaskGroup
+from topicflow._tasks import PACE, TaskGroup
 from topicflow.ack import AckPolicy, Outcome
 from topicflow.exceptions import SetupError
 from topicflow.kafka._loop import ConsumerLoop
@@ -366,10 +367,18 @@ class Subscriber:
             commit_interval=config.commit_interval,
             listener=config.listener,
             drain=self._drain,
+            handlers=self._describe_handlers(),
         )
         if observer is not None:
             loop.pipeline = observer.pipeline(self, loop, loop.pipeline)
         return loop
+
+    def _describe_handlers(self) -> str:
+        """Its handlers and what they consume, for log lines about them."""
+        names = ", ".join(plan.func.__qualname__ for plan in self.handlers) or "no handler"
+        what = ",".join(self._topics) or str(self._kafka_pattern or self._partitions)
+        group = f", group {self.config.group_id}" if self.config.group_id else ""
+        return f"{names} ({what}{group})"
 
     def _max_records(self) -> int | None:
         # Unbounded, getmany() returns everything prefetched (~20k small records): all
@@ -394,10 +403,13 @@ class Subscriber:
         message = KafkaMessage if self._path_regex is None else self._message
         ack_first = self._policy is AckPolicy.ACK_FIRST
         epoch = loop.epoch
+        clock, pace = time.monotonic, PACE
         for tp, records in batches.items():
             tracker = loop.tracker(tp)  # once per partition, not per message
             generation = tracker.generation
             for record in records:
+                if clock() >= pace.due:  # a handler that never awaits must not starve the rest
+                    await loop.breathe()
                 if loop.epoch != epoch or tracker.generation != generation:
                     break  # revoked, stopping, or rewound: the rest comes again
                 offset = record.offset

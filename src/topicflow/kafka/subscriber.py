@@ -22,10 +22,12 @@ import dataclasses
 import functools
 import itertools
 import logging
+import time
 import zlib
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from topicflow._di import compile_batch_handler
+from topicflow._tasks import PACE
 from topicflow.ack import AckPolicy, Outcome
 from topicflow.exceptions import DecodeError, SetupError
 from topicflow.kafka._pipeline import Handler, wrap_consume
@@ -115,6 +117,8 @@ class ConcurrentDefaultSubscriber(Subscriber):
         while True:
             loop, tp, tracker, generation, record = await inbox.get()
             try:
+                if time.monotonic() >= PACE.due:  # the previous handler may never have awaited
+                    await loop.breathe()
                 if tracker.generation != generation:
                     continue  # its partition was rewound or revoked since: it comes again
                 msg = self._message(record)
