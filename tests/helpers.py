@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -86,3 +89,70 @@ class Overlap:
             await asyncio.sleep(seconds)
         finally:
             self.now -= 1
+
+
+# Run apart, with aiokafka's pure-Python record builder: it writes a header key with
+# key.encode(), which a str subclass can make any bytes. No Kafka client writes such a
+# record on purpose, but any producer can.
+_RAW_WRITER = """
+import asyncio, json, sys
+from aiokafka import AIOKafkaProducer
+
+class RawKey(str):
+    def encode(self, *args, **kwargs):
+        return bytes.fromhex(self.hex)
+
+def key(hex_key):
+    k = RawKey("k")
+    k.hex = hex_key
+    return k
+
+async def main():
+    bootstrap, topic, records = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+    apart = sys.argv[4] == "apart"
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0 if apart else 50)
+    await producer.start()
+    try:
+        futures = []
+        for partition, value, headers in records:
+            future = await producer.send(
+                topic,
+                bytes.fromhex(value),
+                partition=partition,
+                headers=[(key(k), bytes.fromhex(v)) for k, v in headers],
+            )
+            if apart:  # confirmed before the next is sent: a batch of its own each
+                await future
+            futures.append(future)
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+asyncio.run(main())
+"""
+
+RawRecord = tuple[int, bytes, list[tuple[bytes, bytes]]]  # partition, value, headers
+
+
+async def write_raw(
+    bootstrap: str, topic: str, records: list[RawRecord], *, one_batch: bool = False
+) -> None:
+    """Write ``records`` with header keys as given bytes (valid UTF-8 or not), each in a
+    record batch of its own (as different producers would), or with ``one_batch``
+    as few batches as the producer makes of them."""
+    payload = json.dumps(
+        [(p, value.hex(), [(k.hex(), v.hex()) for k, v in hs]) for p, value, hs in records]
+    )
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        _RAW_WRITER,
+        bootstrap,
+        topic,
+        payload,
+        "together" if one_batch else "apart",
+        env={**os.environ, "AIOKAFKA_NO_EXTENSIONS": "1"},
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+    assert proc.returncode == 0, err.decode()

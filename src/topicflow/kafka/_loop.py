@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from topicflow._tasks import PACE
 from topicflow.ack import OffsetCommitter, Outcome
 from topicflow.exceptions import KafkaUnavailableError
-from topicflow.kafka._seam import ConsumerStopped
+from topicflow.kafka._seam import ConsumerStopped, UnreadableRecord
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -263,6 +263,7 @@ class ConsumerLoop:
         failures = 0
         in_hand = self._in_hand
         while self.running:
+            unreadable = None
             try:
                 batches = await consumer.getmany(self._fetch_timeout_ms, self._max_records)
             except ConsumerStopped:
@@ -273,7 +274,10 @@ class ConsumerLoop:
                 self._log(logging.WARNING, "%s: %s; fetching again in %.1fs", self.name, exc, delay)
                 await asyncio.sleep(delay)
                 continue
+            except UnreadableRecord as exc:  # what came before it first, then past it
+                batches, unreadable = exc.before, exc
             failures = 0
+            epoch = self.epoch
             if batches:
                 for tp, records in batches.items():
                     if records:
@@ -284,8 +288,32 @@ class ConsumerLoop:
                 finally:
                     self._idle.set()
                 in_hand.clear()
+            if unreadable is not None and self.epoch == epoch:
+                self._reject_unreadable(unreadable)
             if time.monotonic() >= PACE.due:  # prefetched records come without a pause
                 await self.breathe()
+
+    def _reject_unreadable(self, unreadable: UnreadableRecord) -> None:
+        """A record that cannot even become a message is poison: logged once, finished."""
+        tp, offset, end = unreadable.tp, unreadable.offset, unreadable.end
+        also = (
+            f" (and offsets {offset + 1}-{end - 1}, which follow it in its record batch and "
+            "cannot be read either)"
+            if end - offset > 1
+            else ""
+        )
+        self._log(
+            logging.ERROR,
+            "poison message rejected, moving on: topic=%s partition=%d offset=%d: %s%s",
+            tp.topic,
+            tp.partition,
+            offset,
+            unreadable.reason,
+            also,
+        )
+        tracker = self.offsets.tracker(tp)
+        for each in range(offset, end):  # behind everything delivered before them
+            tracker.settle(each, Outcome.POISON, begun=False)
 
     async def breathe(self) -> None:
         """Let the event loop run (see :class:`topicflow._tasks.Pace`); the consume

@@ -154,7 +154,7 @@ class Failures:
             record.partition,
             record.offset,
             self.group_id,
-            msg.correlation_id,
+            msg.header("correlation_id"),  # as received: the line is written even for poison
             "acked first"
             if self.policy is AckPolicy.ACK_FIRST
             # Handled; finished once the cluster confirms what its handler published.
@@ -291,9 +291,13 @@ def _dispatcher(
             )
             msg.decide(Outcome.SKIP)
             return None
+        # Before the handler runs: a reply_to or correlation id that could not be used
+        # afterwards makes the message poison (DecodeError), with nothing done yet.
+        replies = reply is not None and _asks_reply(msg.raw_message.headers)
+        reply_to = msg.reply_to if replies else ""
+        correlation_id = msg.correlation_id if (replies or handler.publishers) else ""
         result = await handler.call(msg)
         if result is not None and handler.publishers:
-            correlation_id = msg.correlation_id
             if not defer:
                 for publisher in handler.publishers:
                     await publisher.publish_result(result, correlation_id)
@@ -304,8 +308,9 @@ def _dispatcher(
                 if unconfirmed:
                     msg.unconfirmed = unconfirmed
                     msg.decide(Outcome.PENDING)
-        if reply is not None and _asks_reply(msg.raw_message.headers):
-            await _send_reply(reply, msg, result)
+        if replies:
+            assert reply is not None
+            await _send_reply(reply, reply_to, correlation_id, result)
         return result
 
     return dispatch
@@ -350,18 +355,19 @@ def _name_of(handlers: Sequence[Handler], owner: str) -> Callable[[KafkaMessage]
 
 
 async def _send_reply(
-    reply: Callable[[PublishCommand], Awaitable[Any]], msg: KafkaMessage, result: Any
+    reply: Callable[[PublishCommand], Awaitable[Any]],
+    reply_to: str,
+    correlation_id: str,
+    result: Any,
 ) -> None:
     # None is replied as an empty value: a caller waiting on request() gets an answer.
     cmd = PublishCommand(
-        body=b"" if result is None else result,
-        topic=msg.reply_to,
-        correlation_id=msg.correlation_id,
+        body=b"" if result is None else result, topic=reply_to, correlation_id=correlation_id
     )
     if isinstance(result, Response):
         cmd.body = result.body
         cmd.headers = result.headers
-        cmd.correlation_id = result.correlation_id or msg.correlation_id
+        cmd.correlation_id = result.correlation_id or correlation_id
         cmd.key = getattr(result, "key", None)
     await reply(cmd)
 

@@ -4,7 +4,8 @@ Every publish (``broker.publish``, a publisher object, a handler's return value
 sent by ``@publisher``, a reply, ``request()``) ends in :func:`send` (or, where
 nothing watches publishes, in :func:`send_one` directly). The keyword options
 of a publish are written once, as :class:`PublishOptions`. This module imports
-nothing else of ``topicflow.kafka`` but the transport's types.
+nothing else of ``topicflow.kafka`` but the transport's types and the rule of
+topic names (a name Kafka would refuse fails at once, not after a timeout).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 
 from topicflow._codec import JSON, TEXT, encode_body, encode_key
 from topicflow.exceptions import PublishError
+from topicflow.kafka.topic import topic_name_problem
 
 if TYPE_CHECKING:
     import asyncio
@@ -27,6 +29,7 @@ __all__ = [
     "PublishCommand",
     "PublishOptions",
     "RequestOptions",
+    "check_topic",
     "encode_record",
     "new_correlation_id",
     "send",
@@ -37,6 +40,10 @@ __all__ = [
 HeaderValue = str | bytes
 Headers = list[tuple[str, bytes]]
 Record = tuple[bytes | None, bytes | None, Headers]  # value, key, headers
+
+#: Topic names published to and found valid (cleared when it grows past _CHECKED_MAX).
+_checked_topics: set[str] = set()
+_CHECKED_MAX = 10_000
 
 #: The content-type header of each content type encode_body() gives, built once.
 _CONTENT_TYPE_HEADERS = {
@@ -178,6 +185,8 @@ def send_one(
     A plain function that returns the transport's own coroutine: a publish
     where nothing watches goes through no coroutine of ours but its caller's.
     """
+    if topic not in _checked_topics:
+        check_topic(topic)
     value, raw_key, wire = encode_record(
         body, correlation_id, key=key, reply_to=reply_to, headers=headers
     )
@@ -189,6 +198,17 @@ def send_one(
     return transport.send(
         topic, value, key=raw_key, partition=partition, timestamp_ms=timestamp_ms, headers=wire
     )
+
+
+def check_topic(topic: str) -> None:
+    """Raise PublishError at once for a topic name Kafka would refuse (the client
+    would retry it until ``request_timeout_ms``)."""
+    problem = topic_name_problem(topic)
+    if problem is not None:
+        raise PublishError(f"cannot publish to {topic!r}: {problem}")
+    if len(_checked_topics) >= _CHECKED_MAX:
+        _checked_topics.clear()
+    _checked_topics.add(topic)
 
 
 def send_with(
@@ -219,6 +239,8 @@ async def send(transport: Transport, cmd: PublishCommand) -> Any:
     """
     correlation_id = cmd.correlation_id or new_correlation_id()
     if cmd.batch is not None:
+        if cmd.topic not in _checked_topics:
+            check_topic(cmd.topic)
         records = [
             encode_record(
                 body, correlation_id, key=cmd.key, reply_to=cmd.reply_to, headers=cmd.headers

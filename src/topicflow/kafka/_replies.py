@@ -103,14 +103,15 @@ class ReplyListener:
         for records in batches.values():
             for record in records:
                 msg = KafkaMessage(record)
-                future = self.pending.get(msg.correlation_id)
+                correlation_id = msg.header("correlation_id") or ""
+                future = self.pending.get(correlation_id)
                 if future is None or future.done():
                     if self._logger is not None:
                         self._logger.debug(
                             "reply %s (correlation_id %s) came after its request timed "
                             "out; dropped",
                             msg.message_id,
-                            msg.correlation_id,
+                            correlation_id,
                         )
                     continue
                 future.set_result(msg)

@@ -18,13 +18,46 @@ if TYPE_CHECKING:
     from topicflow.kafka._transport import ConsumerRecord, RecordMetadata, TopicPartition
     from topicflow.kafka.topic import Topic
 
-__all__ = ["ConsumerStopped", "ConsumerTransport", "RebalanceHandler", "Transport"]
+__all__ = [
+    "ConsumerStopped",
+    "ConsumerTransport",
+    "RebalanceHandler",
+    "Transport",
+    "UnreadableRecord",
+]
 
 Headers = list[tuple[str, bytes]]
 
 
 class ConsumerStopped(Exception):
     """``getmany`` was called on a consumer that is stopping or stopped."""
+
+
+class UnreadableRecord(Exception):
+    """``getmany`` met a record the client cannot read (a header key that is not UTF-8).
+
+    ``offset`` is that record; ``end`` the first offset after it that can be read
+    (the client reads a record batch in order, so the records that follow the
+    bad one in its batch cannot be read either). The consumer is already
+    positioned at ``end``, and every other partition back where the last
+    ``getmany`` left it. ``before`` holds the records of its partition that came
+    before it in the failed fetch (read again).
+    """
+
+    def __init__(
+        self,
+        tp: TopicPartition,
+        offset: int,
+        end: int,
+        reason: str,
+        before: Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]],
+    ) -> None:
+        super().__init__(f"{tp.topic}[{tp.partition}]@{offset}: {reason}")
+        self.tp = tp
+        self.offset = offset
+        self.end = end
+        self.reason = reason
+        self.before = before
 
 
 class RebalanceHandler(Protocol):
@@ -49,7 +82,10 @@ class ConsumerTransport(Protocol):
     async def getmany(
         self, timeout_ms: int, max_records: int | None
     ) -> Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]:
-        """Fetched records by partition; empty after ``timeout_ms`` without data."""
+        """Fetched records by partition; empty after ``timeout_ms`` without data.
+
+        Raises UnreadableRecord for a record the client cannot read.
+        """
 
     async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
         """Commit exactly these positions; raises CommitError."""

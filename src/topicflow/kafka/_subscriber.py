@@ -377,8 +377,7 @@ class Subscriber:
         """Its handlers and what they consume, for log lines about them."""
         names = ", ".join(plan.func.__qualname__ for plan in self.handlers) or "no handler"
         what = ",".join(self._topics) or str(self._kafka_pattern or self._partitions)
-        group = f", group {self.config.group_id}" if self.config.group_id else ""
-        return f"{names} ({what}{group})"
+        return f"{names} ({what}, group {self.config.group_id})"
 
     def _max_records(self) -> int | None:
         # Unbounded, getmany() returns everything prefetched (~20k small records): all

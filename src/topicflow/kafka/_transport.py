@@ -39,6 +39,7 @@ from topicflow.exceptions import (
 )
 from topicflow.kafka._options import ConnectionOptions, ConsumerSpec
 from topicflow.kafka._seam import ConsumerStopped
+from topicflow.kafka._unreadable import read_past
 
 if TYPE_CHECKING:
     from topicflow.kafka._seam import ConsumerTransport, RebalanceHandler
@@ -313,9 +314,12 @@ async def _close_quietly(client: Any) -> None:
 
 
 class _Listener(aiokafka.ConsumerRebalanceListener):
-    def __init__(self, handler: RebalanceHandler, consumer: Any) -> None:
+    def __init__(
+        self, handler: RebalanceHandler, consumer: Any, positions: dict[TopicPartition, int]
+    ) -> None:
         self._handler = handler
         self._consumer = consumer
+        self._positions = positions
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         await self._handler.on_revoked(set(revoked))
@@ -327,7 +331,7 @@ class _Listener(aiokafka.ConsumerRebalanceListener):
         for tp in assigned:
             # No offset to start from (auto_offset_reset="none"): the fetch reports it.
             with contextlib.suppress(IllegalStateError, NoOffsetForPartitionError):
-                await self._consumer.position(tp)
+                self._positions[tp] = await self._consumer.position(tp)
         await self._handler.on_assigned(set(assigned))
 
 
@@ -341,6 +345,9 @@ class _AiokafkaConsumer:
         self._rebalance = rebalance
         self._reset = spec.options.get("auto_offset_reset", "latest")
         self._consumer: Any = None
+        #: Per partition, the offset after the last record handed out (or sought to):
+        #: where to read again from when a fetch fails half way.
+        self._next: dict[TopicPartition, int] = {}
 
     async def start(self) -> None:
         spec = self._spec
@@ -355,14 +362,16 @@ class _AiokafkaConsumer:
             enable_auto_commit=False,
         )
         await _start_bounded(consumer, self._options)
+        listener = _Listener(self._rebalance, consumer, self._next)
         if spec.partitions:
             consumer.assign(list(spec.partitions))
+            for tp in spec.partitions:  # fixed now, as the listener does for a group
+                with contextlib.suppress(IllegalStateError, NoOffsetForPartitionError):
+                    self._next[tp] = await consumer.position(tp)
         elif spec.pattern is not None:
-            consumer.subscribe(pattern=spec.pattern, listener=_Listener(self._rebalance, consumer))
+            consumer.subscribe(pattern=spec.pattern, listener=listener)
         else:
-            consumer.subscribe(
-                topics=list(spec.topics), listener=_Listener(self._rebalance, consumer)
-            )
+            consumer.subscribe(topics=list(spec.topics), listener=listener)
         self._consumer = consumer
 
     async def stop(self) -> None:
@@ -379,8 +388,9 @@ class _AiokafkaConsumer:
         try:
             batches: Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]]
             batches = await consumer.getmany(timeout_ms=timeout_ms, max_records=max_records)
-        except ConsumerStoppedError as exc:
-            raise ConsumerStopped from exc
+        except UnicodeDecodeError as exc:
+            # A record aiokafka cannot read (it decodes header keys as UTF-8).
+            await read_past(consumer, exc, self._next, self.seek)
         except NoOffsetForPartitionError as exc:
             raise SetupError(
                 f"{exc.args[0] if exc.args else 'a partition'} has no committed offset in "
@@ -388,8 +398,14 @@ class _AiokafkaConsumer:
                 "no other place to start: use auto_offset_reset='earliest' or 'latest', or "
                 "commit a starting offset for the group"
             ) from exc
+        except ConsumerStoppedError as exc:
+            raise ConsumerStopped from exc
         except KafkaConnectionError as exc:
             raise _unavailable(self._options, exc) from exc
+        following = self._next
+        for tp, records in batches.items():
+            if records:
+                following[tp] = records[-1].offset + 1
         return batches
 
     async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
@@ -405,6 +421,7 @@ class _AiokafkaConsumer:
         if self._consumer is not None:
             with contextlib.suppress(IllegalStateError):
                 self._consumer.seek(tp, offset)
+                self._next[tp] = offset
 
     def pause(self, tp: TopicPartition) -> None:
         if self._consumer is not None:

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from topicflow._codec import decode_body
 from topicflow.ack import Outcome
+from topicflow.exceptions import DecodeError
+from topicflow.kafka.topic import topic_name_problem
 
 if TYPE_CHECKING:
     import asyncio
@@ -137,16 +139,50 @@ class KafkaMessage:
 
     @property
     def reply_to(self) -> str:
-        """The ``reply_to`` header, or ``""``."""
-        return self.header("reply_to") or ""
+        """The ``reply_to`` header, or ``""``.
+
+        Raises DecodeError (the message is poison) when it is not a topic name
+        Kafka accepts: a reply could never be sent.
+        """
+        raw = self.raw_header("reply_to")
+        if not raw:
+            return ""
+        try:
+            topic = raw.decode()
+        except UnicodeDecodeError:
+            topic = raw.decode(errors="replace")
+        problem = topic_name_problem(topic)
+        if problem is not None:
+            raise DecodeError(
+                f"{self._where()}: its reply_to header cannot be replied to: {problem}"
+            )
+        return topic
 
     @property
     def correlation_id(self) -> str:
-        """The ``correlation_id`` header; a new id when the record has none."""
+        """The ``correlation_id`` header; a new id when the record has none.
+
+        Raises DecodeError (the message is poison) when it is not UTF-8 text.
+        """
         cid = self._correlation_id
         if cid is None:
-            cid = self._correlation_id = self.header("correlation_id") or uuid.uuid4().hex
+            raw = self.raw_header("correlation_id")
+            if not raw:
+                cid = uuid.uuid4().hex
+            else:
+                try:
+                    cid = raw.decode()
+                except UnicodeDecodeError:
+                    raise DecodeError(
+                        f"{self._where()}: its correlation_id header is not UTF-8 text "
+                        f"({raw[:40]!r})"
+                    ) from None
+            self._correlation_id = cid
         return cid
+
+    def _where(self) -> str:
+        record = self.raw_message
+        return f"topic={record.topic} partition={record.partition} offset={record.offset}"
 
     @property
     def message_id(self) -> str:

@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["Topic"]
+__all__ = ["Topic", "topic_name_problem"]
+
+#: What Kafka accepts as a topic name (its own check, kafka.common.internals.Topic).
+_LEGAL = re.compile(r"[a-zA-Z0-9._-]{1,249}")
+
+
+def topic_name_problem(name: str) -> str | None:
+    """Why Kafka would refuse ``name`` as a topic name, or None when it is a valid one."""
+    if _LEGAL.fullmatch(name) and name not in (".", ".."):
+        return None
+    if not name:
+        return "a topic name cannot be empty"
+    if len(name) > 249:
+        return f"a topic name has at most 249 characters, {name[:30]!r}... has {len(name)}"
+    return (
+        f"{name!r} is not a Kafka topic name: use ASCII letters, digits, '.', '_' and '-' "
+        "only (at most 249 characters, and not '.' or '..')"
+    )
 
 
 class Topic(str):
