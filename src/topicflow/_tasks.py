@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 __all__ = ["PACE", "YIELD_EVERY", "Backoff", "Pace", "Supervision", "TaskGroup"]
 
 #: The longest a consume path runs messages without letting the event loop run.
-YIELD_EVERY = 0.05
+YIELD_EVERY = 0.01
 #: A handler that holds the event loop this long without awaiting is named in a warning.
 BLOCKING_WARNING = 1.0
 

@@ -124,3 +124,45 @@ async def test_a_plain_def_handler_runs_in_a_worker_thread(
         await eventually(lambda: len(threads) == 2, timeout=30)
     assert threading.main_thread().name not in threads
     assert not [r for r in caplog.records if "held the event loop" in r.getMessage()]
+
+
+def _spin(seconds: float) -> None:
+    until = time.perf_counter() + seconds
+    while time.perf_counter() < until:
+        pass
+
+
+@pytest.mark.parametrize("kind", ["concurrent", "batch"])
+async def test_the_other_kinds_commit_as_they_go_with_a_handler_that_never_awaits(
+    bootstrap: str, topic: str, group: str, kind: str
+) -> None:
+    total = 6000  # about 6 s of handling
+    async with KafkaBroker(bootstrap) as producer:
+        for n in range(total):
+            await producer.publish(n, topic, key=str(n % 7), no_confirm=True)
+        await producer.publish(-1, f"{topic}-flush")
+    broker = KafkaBroker(bootstrap)
+    handled: list[int] = []
+    options = {"group_id": group, "auto_offset_reset": "earliest", "auto_commit_interval_ms": 300}
+    if kind == "batch":
+
+        @broker.subscriber(topic, batch=True, max_records=10, **options)
+        async def many(ns: list[int]) -> None:
+            _spin(0.001 * len(ns))
+            handled.extend(ns)
+    else:
+
+        @broker.subscriber(topic, max_workers=3, **options)
+        async def one(n: int) -> None:
+            _spin(0.001)
+            handled.append(n)
+
+    commits: set[int] = set()
+    async with broker:
+        await broker.start()
+        # This test shares the event loop with the handlers: it only gets to look
+        # because the consume path yields.
+        while len(handled) < total * 0.8:
+            commits.add(sum((await committed_offsets(bootstrap, group)).values()))
+            await asyncio.sleep(0.2)
+    assert len(commits - {0}) >= 3, f"the committed position moved {len(commits - {0})} times"
