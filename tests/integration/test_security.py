@@ -1,9 +1,10 @@
-"""SASL against the local Kafka's secured listener (scripts/kafka start --secure)."""
+"""SASL and TLS against the local Kafka's secured listeners (scripts/kafka start --secure)."""
 
 from __future__ import annotations
 
 import os
 import ssl
+from pathlib import Path
 
 import pytest
 
@@ -28,6 +29,75 @@ def sasl_bootstrap() -> str:
     if not servers:
         pytest.skip("no SASL listener: ./scripts/test starts one (scripts/kafka start --secure)")
     return servers
+
+
+NO_TLS = "no TLS listeners: ./scripts/test starts them (scripts/kafka start --secure)"
+
+
+@pytest.fixture
+def tls_dir() -> Path:
+    """The local Kafka's CA and client certificate files (scripts/kafka tls-dir)."""
+    folder = os.environ.get("KAFKA_TLS_DIR")
+    if not folder:
+        pytest.skip(f"{NO_TLS}; KAFKA_TLS_DIR is not set")
+    return Path(folder)
+
+
+@pytest.fixture
+def ssl_bootstrap() -> str:
+    servers = os.environ.get("KAFKA_SSL_BOOTSTRAP")
+    if not servers:
+        pytest.skip(f"{NO_TLS}; KAFKA_SSL_BOOTSTRAP is not set")
+    return servers
+
+
+@pytest.fixture
+def sasl_ssl_bootstrap() -> str:
+    servers = os.environ.get("KAFKA_SASL_SSL_BOOTSTRAP")
+    if not servers:
+        pytest.skip(f"{NO_TLS}; KAFKA_SASL_SSL_BOOTSTRAP is not set")
+    return servers
+
+
+def trusting(ca_file: Path) -> ssl.SSLContext:
+    """A client context that trusts ``ca_file``, as a user would make it."""
+    return ssl.create_default_context(cafile=str(ca_file))
+
+
+async def round_trip(broker: KafkaBroker, topic: str) -> None:
+    """Publish one message through ``broker`` and see its subscriber receive it."""
+    got: list[str] = []
+
+    @broker.subscriber(topic, auto_offset_reset="earliest")
+    async def handle(body: str) -> None:
+        got.append(body)
+
+    async with broker:
+        await broker.start()
+        await broker.publish("over TLS", topic)
+        await eventually(lambda: got == ["over TLS"])
+
+
+@pytest.mark.kafka
+async def test_ssl_without_a_client_certificate(
+    ssl_bootstrap: str, tls_dir: Path, topic: str
+) -> None:
+    broker = KafkaBroker(ssl_bootstrap, security=BaseSecurity(trusting(tls_dir / "ca.pem")))
+    await round_trip(broker, topic)
+
+
+@pytest.mark.kafka
+async def test_ssl_with_a_client_certificate(ssl_bootstrap: str, tls_dir: Path, topic: str) -> None:
+    context = trusting(tls_dir / "ca.pem")
+    context.load_cert_chain(tls_dir / "client.pem", tls_dir / "client.key")
+    await round_trip(KafkaBroker(ssl_bootstrap, security=BaseSecurity(context)), topic)
+
+
+@pytest.mark.kafka
+async def test_sasl_ssl_with_scram(sasl_ssl_bootstrap: str, tls_dir: Path, topic: str) -> None:
+    security = SASLScram512(USER, PASSWORD, ssl_context=trusting(tls_dir / "ca.pem"))
+    assert security.protocol == "SASL_SSL"
+    await round_trip(KafkaBroker(sasl_ssl_bootstrap, security=security), topic)
 
 
 @pytest.mark.kafka
