@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import ssl
+import time
 from pathlib import Path
 
 import pytest
 
 from tests.helpers import eventually
-from topicflow import KafkaAuthenticationError
+from topicflow import KafkaAuthenticationError, KafkaCertificateError
 from topicflow.kafka import KafkaBroker
 from topicflow.security import (
     SASLGSSAPI,
@@ -98,6 +99,58 @@ async def test_sasl_ssl_with_scram(sasl_ssl_bootstrap: str, tls_dir: Path, topic
     security = SASLScram512(USER, PASSWORD, ssl_context=trusting(tls_dir / "ca.pem"))
     assert security.protocol == "SASL_SSL"
     await round_trip(KafkaBroker(sasl_ssl_bootstrap, security=security), topic)
+
+
+async def refusal(broker: KafkaBroker) -> tuple[KafkaAuthenticationError, float]:
+    """The error ``broker.start()`` raises, and the seconds it took (the client's own
+    request timeout, 40 s, is left as it is: the error must not wait for it)."""
+    began = time.monotonic()
+    with pytest.raises(KafkaAuthenticationError) as info:
+        await broker.start()
+    return info.value, time.monotonic() - began
+
+
+@pytest.mark.kafka
+async def test_a_wrong_ca_is_a_clear_error(ssl_bootstrap: str, tls_dir: Path) -> None:
+    security = BaseSecurity(trusting(tls_dir / "wrong-ca.pem"))
+    error, elapsed = await refusal(KafkaBroker(ssl_bootstrap, security=security))
+
+    assert elapsed < 10
+    assert isinstance(error, KafkaCertificateError)
+    message = str(error)
+    assert f"Kafka at {ssl_bootstrap}" in message
+    assert "certificate verify failed" in message
+    assert "a CA that the ssl_context does not trust" in message
+    assert "ssl.create_default_context(cafile=" in message
+
+
+@pytest.mark.kafka
+async def test_a_hostname_mismatch_is_a_clear_error(ssl_bootstrap: str, tls_dir: Path) -> None:
+    # The broker's certificate names IP:127.0.0.1 only.
+    port = ssl_bootstrap.split(",")[0].rpartition(":")[2]
+    security = BaseSecurity(trusting(tls_dir / "ca.pem"))
+    error, elapsed = await refusal(KafkaBroker(f"localhost:{port}", security=security))
+
+    assert elapsed < 10
+    assert isinstance(error, KafkaCertificateError)
+    message = str(error)
+    assert "certificate is not valid for 'localhost'" in message
+    assert "Connect with a host name or IP address the certificate names" in message
+
+
+@pytest.mark.kafka
+async def test_a_wrong_password_over_sasl_ssl_is_a_clear_error(
+    sasl_ssl_bootstrap: str, tls_dir: Path
+) -> None:
+    security = SASLScram512(USER, "wrong", ssl_context=trusting(tls_dir / "ca.pem"))
+    error, elapsed = await refusal(KafkaBroker(sasl_ssl_bootstrap, security=security))
+
+    assert elapsed < 10
+    assert not isinstance(error, KafkaCertificateError)  # TLS itself went through
+    message = str(error)
+    assert "refused user 'admin' with SASL SCRAM-SHA-512" in message
+    assert "Check the username and password" in message
+    assert "wrong" not in message
 
 
 @pytest.mark.kafka
