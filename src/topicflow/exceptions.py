@@ -8,6 +8,7 @@ the transport boundary, so user code never has to catch aiokafka types::
     ├── SetupError                  wrong configuration, found at registration or start
     ├── KafkaUnavailableError       the cluster cannot be reached or refused us
     │   └── KafkaAuthenticationError    it refused our credentials
+    │       └── KafkaCertificateError   we do not trust its TLS certificate
     ├── PublishError                a record was not accepted by the cluster
     ├── RequestTimeout              request() got no reply in time (also a TimeoutError)
     ├── CommitError                 an offset commit was refused (e.g. during a rebalance)
@@ -29,6 +30,7 @@ __all__ = [
     "DecodeError",
     "HandlerException",
     "KafkaAuthenticationError",
+    "KafkaCertificateError",
     "KafkaUnavailableError",
     "NackMessage",
     "PublishError",
@@ -61,7 +63,17 @@ class KafkaUnavailableError(TopicflowError, ConnectionError):
 
 
 class KafkaAuthenticationError(KafkaUnavailableError):
-    """The cluster refused the credentials (SASL) of ``KafkaBroker(security=...)``."""
+    """The cluster refused the credentials (SASL) of ``KafkaBroker(security=...)``,
+    or, as :class:`KafkaCertificateError`, TLS could not authenticate the cluster."""
+
+
+class KafkaCertificateError(KafkaAuthenticationError):
+    """The broker's TLS certificate did not verify against the ``ssl_context`` of
+    ``KafkaBroker(security=...)``: it is signed by a CA the context does not trust,
+    it does not name the host connected to, or it has expired.
+
+    The message names the reason and the fix (the CA file, or the host name).
+    """
 
 
 class PublishError(TopicflowError):
