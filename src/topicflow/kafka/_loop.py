@@ -92,6 +92,8 @@ class ConsumerLoop:
         self._listener = listener
         self._drain = drain
         self._consumer: ConsumerTransport | None = None
+        #: The broker's transport, once started: it translates failed publishes.
+        self.transport: Transport | None = None
         self.offsets = OffsetCommitter(None, logger=logger, interval=commit_interval)
         self._fetch_task: asyncio.Task[None] | None = None
         self._commit_task: asyncio.Task[None] | None = None
@@ -128,6 +130,7 @@ class ConsumerLoop:
         consumer = transport.consumer(self.spec, self)
         await consumer.start()
         self._consumer = consumer
+        self.transport = transport
         self.running = True
         grouped = self.spec.group_id is not None and not self.spec.partitions
         self.offsets = OffsetCommitter(
@@ -437,15 +440,20 @@ class _Unconfirmed:
             return
         if self._failure is not None:
             tp = self._tp
+            transport = self._loop.transport
+            failure = self._failure
+            if transport is not None:
+                failure = transport.failure("", failure)
             self._loop._log(
                 logging.ERROR,
-                "%s: publishing what the handler returned for %s[%d]@%d failed: %r; "
+                "%s: publishing what the handler returned for %s[%d]@%d failed: %s: %s; "
                 "the message counts as handled",
                 self._loop.name,
                 tp.topic,
                 tp.partition,
                 self._offset,
-                self._failure,
+                type(failure).__name__,
+                failure,
             )
         self._tracker.settle(self._offset, Outcome.ACK)
 

@@ -5,27 +5,28 @@ The broker and its subscribers talk to Kafka only through the small
 :class:`AiokafkaTransport` implements them with aiokafka, and this is the one
 module of the package that imports aiokafka: the client's record types are
 re-exported from here, and its errors are translated into topicflow's exception
-tree here. The in-memory test broker implements the same interfaces.
+tree here: ``CLIENT_ERRORS`` lists, per operation, the client errors it can
+raise and the rule of :mod:`topicflow.kafka._errors` each follows. The
+in-memory test broker implements the same interfaces.
 """
 
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
 import aiokafka
+from aiokafka import errors as kafka_errors
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import (
-    CommitFailedError,
     ConsumerStoppedError,
     IllegalStateError,
     KafkaConnectionError,
     KafkaError,
-    KafkaTimeoutError,
     NoOffsetForPartitionError,
-    TopicAlreadyExistsError,
 )
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.structs import ConsumerRecord, RecordMetadata, TopicPartition
@@ -35,8 +36,11 @@ from topicflow.exceptions import (
     KafkaAuthenticationError,
     KafkaUnavailableError,
     PublishError,
-    SetupError,
+    TopicflowError,
 )
+from topicflow.kafka import _errors
+from topicflow.kafka._errors import facts as _facts
+from topicflow.kafka._futures import first_of
 from topicflow.kafka._options import ConnectionOptions, ConsumerSpec
 from topicflow.kafka._seam import ConsumerStopped
 
@@ -49,25 +53,56 @@ if TYPE_CHECKING:
     from topicflow.kafka.topic import Topic
 
 __all__ = [
+    "CLIENT_ERRORS",
     "AiokafkaTransport",
     "ConnectionOptions",
     "ConsumerRecord",
     "ConsumerSpec",
     "RecordMetadata",
     "TopicPartition",
+    "translate",
 ]
 
 Headers = list[tuple[str, bytes]]
 
 
-def _unavailable(options: ConnectionOptions, exc: BaseException | None) -> KafkaUnavailableError:
-    reason = f": {exc}" if exc is not None and str(exc) else ""
-    return KafkaUnavailableError(
-        f"cannot reach Kafka at {options.servers_text}{reason}. Check that the broker "
-        "is running and that bootstrap_servers names its advertised host:port "
-        "(for a local broker: scripts/kafka start).",
-        bootstrap_servers=options.servers_text,
-    )
+def _classes(names: str) -> tuple[type[BaseException], ...]:
+    return tuple(getattr(kafka_errors, n, None) or getattr(builtins, n) for n in names.split())
+
+
+#: ``topicflow.kafka._errors.CLIENT_ERRORS`` with the client's classes: per operation,
+#: the client errors it can raise, by the rule each one follows.
+CLIENT_ERRORS = {
+    operation: {rule: _classes(names) for rule, names in rules.items()}
+    for operation, rules in _errors.CLIENT_ERRORS.items()
+}
+_RULE_OF = {
+    operation: {error: rule for rule, errors in rules.items() for error in errors}
+    for operation, rules in CLIENT_ERRORS.items()
+}
+#: A topic's error code in a CreateTopics answer that means it exists now.
+_CREATED = (kafka_errors.NoError, kafka_errors.TopicAlreadyExistsError)
+#: What the producer's calls and its futures can fail with (besides asyncio's).
+_PRODUCER_FAILURES = (kafka_errors.KafkaError, kafka_errors.IllegalOperation, AssertionError)
+
+
+def translate(operation: str, exc: BaseException, facts: Mapping[str, Any]) -> TopicflowError:
+    """The topicflow error of ``exc``, raised by the client in ``operation`` (a key of
+    ``CLIENT_ERRORS``); a topicflow error stays as it is."""
+    return _errors.translate(_RULE_OF[operation], operation, exc, facts)
+
+
+def _unavailable(options: ConnectionOptions, exc: BaseException | None) -> TopicflowError:
+    # None: no answer within request_timeout_ms.
+    return translate("connect", exc if exc is not None else TimeoutError(), _facts(options))
+
+
+def _client(factory: Any, options: ConnectionOptions, **settings: Any) -> Any:
+    """A client made with ``settings``; a setting it refuses is a SetupError."""
+    try:
+        return factory(**settings)
+    except (ValueError, TypeError, RuntimeError) as exc:
+        raise translate("connect", exc, _facts(options)) from exc
 
 
 class AiokafkaTransport:
@@ -81,8 +116,11 @@ class AiokafkaTransport:
     async def connect(self) -> None:
         if self._producer is not None:
             return
-        producer = aiokafka.AIOKafkaProducer(
-            **self._options.client_kwargs(), **dict(self._options.producer)
+        producer = _client(
+            aiokafka.AIOKafkaProducer,
+            self._options,
+            **self._options.client_kwargs(),
+            **dict(self._options.producer),
         )
         await _start_bounded(producer, self._options)
         self._producer = producer
@@ -113,7 +151,7 @@ class AiokafkaTransport:
         headers: Headers,
     ) -> asyncio.Future[RecordMetadata]:
         if self._producer is None:
-            raise RuntimeError("the transport is not connected")
+            raise translate("send", kafka_errors.ProducerClosed(), _facts(self._options, topic))
         try:
             future: asyncio.Future[RecordMetadata] = await self._producer.send(
                 topic,
@@ -123,15 +161,25 @@ class AiokafkaTransport:
                 timestamp_ms=timestamp_ms,
                 headers=headers,
             )
-        except KafkaTimeoutError as exc:
-            raise PublishError(
-                f"could not send to {topic!r} within request_timeout_ms "
-                f"({self._options.request_timeout_ms} ms): {exc}. Check that the cluster "
-                "is reachable and the topic exists."
-            ) from exc
-        except KafkaError as exc:
-            raise PublishError(f"could not send to {topic!r}: {exc}") from exc
+        except _PRODUCER_FAILURES as exc:
+            raise translate("send", exc, _facts(self._options, topic)) from exc
         return future
+
+    async def confirm(self, topic: str, future: asyncio.Future[RecordMetadata]) -> RecordMetadata:
+        # An idempotent producer retries a record until the cluster takes it, so the
+        # wait is bounded here, as the client bounds it without idempotence.
+        try:
+            async with asyncio.timeout(self._options.request_timeout_ms / 1000):
+                return await future
+        except TopicflowError:
+            raise
+        except (*_PRODUCER_FAILURES, TimeoutError) as exc:
+            raise self.failure(topic, exc) from exc
+
+    def failure(self, topic: str, exc: BaseException) -> BaseException:
+        if isinstance(exc, (*_PRODUCER_FAILURES, TimeoutError)):
+            return translate("confirm", exc, _facts(self._options, topic))
+        return exc
 
     async def send_batch(
         self,
@@ -143,7 +191,8 @@ class AiokafkaTransport:
     ) -> asyncio.Future[RecordMetadata]:
         producer = self._producer
         if producer is None:
-            raise RuntimeError("the transport is not connected")
+            closed = kafka_errors.ProducerClosed()
+            raise translate("send_batch", closed, _facts(self._options, topic))
         try:
             if partition is None:
                 partitions = sorted(await producer.partitions_for(topic))
@@ -163,9 +212,9 @@ class AiokafkaTransport:
                         "max_batch_size or publish it alone"
                     )
             futures.append(await producer.send_batch(batch, topic, partition=partition))
-        except KafkaError as exc:
-            raise PublishError(f"could not send a batch to {topic!r}: {exc}") from exc
-        return _first_of(futures)
+        except _PRODUCER_FAILURES as exc:
+            raise translate("send_batch", exc, _facts(self._options, topic)) from exc
+        return first_of(futures)
 
     async def flush(self) -> None:
         producer = self._producer
@@ -185,7 +234,7 @@ class AiokafkaTransport:
     async def create_topics(self, topics: Sequence[Topic]) -> None:
         if not topics:
             return
-        admin = AIOKafkaAdminClient(**self._options.client_kwargs())
+        admin = _client(AIOKafkaAdminClient, self._options, **self._options.client_kwargs())
         try:
             async with asyncio.timeout(self._options.request_timeout_ms / 1000):
                 await admin.start()
@@ -201,17 +250,15 @@ class AiokafkaTransport:
                     if str(topic) not in existing
                 ]
                 if missing:
-                    await admin.create_topics(missing)
-        except TopicAlreadyExistsError:
-            pass  # another process created it in between
-        except TimeoutError as exc:
-            raise _unavailable(self._options, None) from exc
-        except KafkaError as exc:
-            raise SetupError(
-                f"could not create the declared topics {[str(t) for t in topics]}: {exc}. "
-                "Check the partition count, replication factor (at most the number of "
-                "brokers) and topic config names."
-            ) from exc
+                    answer = await admin.create_topics(missing)
+                    # The client returns each topic's error rather than raising it.
+                    for name, code, *message in answer.topic_errors:
+                        error = kafka_errors.for_code(code)
+                        if error not in _CREATED:
+                            raise error(f"{name}: {message[0]}" if message and message[0] else name)
+        except (kafka_errors.KafkaError, OSError, TimeoutError) as exc:
+            names = [str(t) for t in topics]
+            raise translate("create_topics", exc, _facts(self._options, str(names))) from exc
         finally:
             with contextlib.suppress(KafkaError, OSError):
                 await admin.close()
@@ -240,26 +287,6 @@ class AiokafkaTransport:
                         topic,
                         exc,
                     )
-
-
-def _first_of(futures: list[asyncio.Future[RecordMetadata]]) -> asyncio.Future[RecordMetadata]:
-    """One future: done when all are, with the first one's metadata."""
-    if len(futures) == 1:
-        return futures[0]
-    first: asyncio.Future[RecordMetadata] = asyncio.get_running_loop().create_future()
-
-    def all_done(gathered: asyncio.Future[list[RecordMetadata]]) -> None:
-        if first.done():
-            return
-        if gathered.cancelled():
-            first.cancel()
-        elif (exc := gathered.exception()) is not None:
-            first.set_exception(exc)
-        else:
-            first.set_result(gathered.result()[0])
-
-    asyncio.gather(*futures).add_done_callback(all_done)
-    return first
 
 
 async def _start_bounded(client: Any, options: ConnectionOptions) -> None:
@@ -313,9 +340,10 @@ async def _close_quietly(client: Any) -> None:
 
 
 class _Listener(aiokafka.ConsumerRebalanceListener):
-    def __init__(self, handler: RebalanceHandler, consumer: Any) -> None:
+    def __init__(self, handler: RebalanceHandler, consumer: Any, owner: _AiokafkaConsumer) -> None:
         self._handler = handler
         self._consumer = consumer
+        self._owner = owner
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         await self._handler.on_revoked(set(revoked))
@@ -325,9 +353,12 @@ class _Listener(aiokafka.ConsumerRebalanceListener):
         # ("latest") on the first fetch, after start() returned, and a message
         # published in between would be skipped.
         for tp in assigned:
-            # No offset to start from (auto_offset_reset="none"): the fetch reports it.
-            with contextlib.suppress(IllegalStateError, NoOffsetForPartitionError):
+            try:
                 await self._consumer.position(tp)
+            except (IllegalStateError, NoOffsetForPartitionError):
+                pass  # revoked meanwhile, or no offset to start from: the fetch reports it
+            except kafka_errors.KafkaError as exc:
+                self._owner.warn(translate("position", exc, self._owner.facts))
         await self._handler.on_assigned(set(assigned))
 
 
@@ -339,15 +370,21 @@ class _AiokafkaConsumer:
         self._options = transport._options
         self._spec = spec
         self._rebalance = rebalance
-        self._reset = spec.options.get("auto_offset_reset", "latest")
+        self.facts = _facts(self._options, spec=spec)
         self._consumer: Any = None
+
+    def warn(self, error: TopicflowError) -> None:
+        if self._transport._logger is not None:
+            self._transport._logger.warning("%s; the fetch tries again", error)
 
     async def start(self) -> None:
         spec = self._spec
         await self._transport.ensure_topics(
             spec.topics or sorted({tp.topic for tp in spec.partitions})
         )
-        consumer = aiokafka.AIOKafkaConsumer(
+        consumer = _client(
+            aiokafka.AIOKafkaConsumer,
+            self._options,
             **self._options.client_kwargs(),
             group_id=spec.group_id,
             **dict(spec.options),
@@ -355,14 +392,13 @@ class _AiokafkaConsumer:
             enable_auto_commit=False,
         )
         await _start_bounded(consumer, self._options)
+        listener = _Listener(self._rebalance, consumer, self)
         if spec.partitions:
             consumer.assign(list(spec.partitions))
         elif spec.pattern is not None:
-            consumer.subscribe(pattern=spec.pattern, listener=_Listener(self._rebalance, consumer))
+            consumer.subscribe(pattern=spec.pattern, listener=listener)
         else:
-            consumer.subscribe(
-                topics=list(spec.topics), listener=_Listener(self._rebalance, consumer)
-            )
+            consumer.subscribe(topics=list(spec.topics), listener=listener)
         self._consumer = consumer
 
     async def stop(self) -> None:
@@ -381,15 +417,8 @@ class _AiokafkaConsumer:
             batches = await consumer.getmany(timeout_ms=timeout_ms, max_records=max_records)
         except ConsumerStoppedError as exc:
             raise ConsumerStopped from exc
-        except NoOffsetForPartitionError as exc:
-            raise SetupError(
-                f"{exc.args[0] if exc.args else 'a partition'} has no committed offset in "
-                f"group {self._spec.group_id!r}, and auto_offset_reset={self._reset!r} gives "
-                "no other place to start: use auto_offset_reset='earliest' or 'latest', or "
-                "commit a starting offset for the group"
-            ) from exc
-        except KafkaConnectionError as exc:
-            raise _unavailable(self._options, exc) from exc
+        except KafkaError as exc:
+            raise translate("getmany", exc, self.facts) from exc
         return batches
 
     async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
@@ -397,8 +426,8 @@ class _AiokafkaConsumer:
             raise CommitError("the consumer is stopped; nothing was committed")
         try:
             await self._consumer.commit(dict(offsets))
-        except (CommitFailedError, IllegalStateError, KafkaError) as exc:
-            raise CommitError(str(exc)) from exc
+        except (KafkaError, kafka_errors.IllegalOperation) as exc:
+            raise translate("commit", exc, self.facts) from exc
 
     # A partition revoked in the meantime is no longer ours to move: nothing to do.
     def seek(self, tp: TopicPartition, offset: int) -> None:
