@@ -38,7 +38,7 @@ from topicflow.exceptions import (
     PublishError,
     TopicflowError,
 )
-from topicflow.kafka import _errors
+from topicflow.kafka import _client_logs, _errors
 from topicflow.kafka._errors import facts as _facts
 from topicflow.kafka._futures import first_of
 from topicflow.kafka._options import ConnectionOptions, ConsumerSpec
@@ -112,6 +112,7 @@ class AiokafkaTransport:
         self._options = options
         self._logger = logger
         self._producer: Any = None
+        _client_logs.install((kafka_errors.GroupCoordinatorNotAvailableError,))
 
     async def connect(self) -> None:
         if self._producer is not None:
