@@ -44,7 +44,11 @@ class KafkaBroker(KafkaRegistrator):
         bootstrap_servers: ``"host:port"``, a comma-separated list, or a list of them.
         request_timeout_ms: bound for every request, and for connecting at start.
         acks: producer acknowledgement: ``"all"`` (the default: a record counts as
-            published once every in-sync replica has it), ``1`` or ``0``.
+            published once every in-sync replica has it), ``1`` or ``0`` (with
+            ``enable_idempotence=False`` only).
+        enable_idempotence: ``True`` (the default, as in Kafka's own clients since
+            3.0): the cluster drops the duplicates of a retried record and keeps
+            each partition's order. Needs ``acks="all"``.
         security: TLS and SASL settings, e.g. ``SASLScram512("user", "secret",
             use_ssl=True)`` (see :mod:`topicflow.security`).
         graceful_timeout: seconds that in-flight handlers get to finish on
@@ -83,7 +87,7 @@ class KafkaBroker(KafkaRegistrator):
         max_batch_size: int = 16_384,
         linger_ms: int = 0,
         max_request_size: int = 1_048_576,
-        enable_idempotence: bool = False,
+        enable_idempotence: bool = True,
         transactional_id: str | None = None,
         security: BaseSecurity | None = None,
         graceful_timeout: float = 15.0,
