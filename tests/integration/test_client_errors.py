@@ -112,6 +112,8 @@ async def test_a_commit_after_the_group_moved_on_is_a_commit_error(
         def __init__(self) -> None:
             self.now: set[TopicPartition] = set()
             self.revoked = False
+            #: The assignment that came after the revoke (the client's state has it).
+            self.after_revoke: set[TopicPartition] | None = None
 
         async def on_revoked(self, revoked: set[TopicPartition]) -> None:
             self.revoked |= bool(revoked)
@@ -119,6 +121,8 @@ async def test_a_commit_after_the_group_moved_on_is_a_commit_error(
 
         async def on_assigned(self, assigned: set[TopicPartition]) -> None:
             self.now |= assigned
+            if self.revoked:
+                self.after_revoke = set(assigned)
 
     # Members are ordered by client id: the newcomer ('a-...') takes the one partition.
     transport = AiokafkaTransport(ConnectionOptions(bootstrap, client_id="z-first"))
@@ -136,8 +140,9 @@ async def test_a_commit_after_the_group_moved_on_is_a_commit_error(
             while not assignment.now:
                 await first.getmany(100, None)
             await second.start()
-            while not (assignment.revoked and second.assignment()):
+            while assignment.after_revoke is None or not second.assignment():
                 await first.getmany(100, None)
+        assert assignment.after_revoke == set()
         with pytest.raises(CommitError) as info:
             await first.commit({TopicPartition(topic, 0): 0})
     finally:
