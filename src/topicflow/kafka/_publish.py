@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 
 from topicflow._codec import JSON, TEXT, encode_body, encode_key
 from topicflow.exceptions import PublishError
-from topicflow.kafka._futures import detached
+from topicflow.kafka._futures import Confirmation
 
 if TYPE_CHECKING:
     import asyncio
@@ -244,5 +244,5 @@ async def send(transport: Transport, cmd: PublishCommand) -> Any:
             reply_to=cmd.reply_to,
         )
     if cmd.no_confirm:
-        return detached(transport, cmd.topic, future)
+        return Confirmation(transport, cmd.topic, future)
     return await transport.confirm(cmd.topic, future)

@@ -89,7 +89,7 @@ class Transport(Protocol):
         """Queue a record; the future resolves when the cluster acknowledged it.
 
         Its failure is the client's: await it with :meth:`confirm`, or hand it
-        on as ``topicflow.kafka._futures.detached(transport, topic, future)``.
+        on as ``topicflow.kafka._futures.Confirmation(transport, topic, future)``.
         """
 
     async def confirm(self, topic: str, future: asyncio.Future[RecordMetadata]) -> RecordMetadata:

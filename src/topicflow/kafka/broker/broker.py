@@ -10,7 +10,7 @@ from topicflow._context import ContextRepo
 from topicflow._tasks import Backoff, Supervision, TaskGroup
 from topicflow.ack import AckPolicy
 from topicflow.exceptions import SetupError, SubscriberFailed
-from topicflow.kafka._futures import detached
+from topicflow.kafka._futures import Confirmation
 from topicflow.kafka._publish import PublishCommand, send, send_with
 from topicflow.kafka._replies import ReplyListener
 from topicflow.kafka._runtime import Runtime
@@ -417,7 +417,7 @@ class KafkaBroker(KafkaRegistrator):
         transport = self._connected_transport()
         future = await send_with(transport, topic, message, options)
         if no_confirm:
-            return detached(transport, topic, future)
+            return Confirmation(transport, topic, future)
         return await transport.confirm(topic, future)
 
     async def publish_batch(
