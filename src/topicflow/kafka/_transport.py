@@ -123,7 +123,11 @@ class AiokafkaTransport:
             **self._options.client_kwargs(),
             **dict(self._options.producer),
         )
-        await _start_bounded(producer, self._options)
+        try:
+            await _start_bounded(producer, self._options)
+        except asyncio.CancelledError:  # App(wait_for_broker=...) ran out meanwhile
+            await _close_quietly(producer)
+            raise
         self._producer = producer
 
     async def close(self) -> None:
