@@ -397,8 +397,9 @@ class KafkaBroker(KafkaRegistrator):
         Options: ``key``, ``partition``, ``timestamp_ms``, ``headers``,
         ``correlation_id``, ``reply_to`` (:class:`~topicflow.kafka.PublishOptions`).
         Returns the record's ``RecordMetadata`` once the cluster acknowledged it,
-        or with ``no_confirm=True`` a future of it as soon as it is queued.
-        Goes through the broker's middlewares.
+        or with ``no_confirm=True`` a future of it as soon as it is queued. Raises
+        (or the future fails with) ``PublishError``: ``PublishTimeout`` without an
+        answer within ``request_timeout_ms``. Goes through the broker's middlewares.
         """
         if not topic:
             raise SetupError("publish() needs a topic: broker.publish(body, 'orders')")
