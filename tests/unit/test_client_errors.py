@@ -164,3 +164,13 @@ def test_the_errors_page_names_every_client_error_of_the_table() -> None:
                 assert f"`{error.__name__}`" in page, error.__name__
     for name in exceptions.__all__:
         assert name in page, name
+
+
+def test_the_example_of_the_errors_page_is_what_the_code_says() -> None:
+    page = (Path(__file__).resolve().parents[2] / "docs" / "errors.md").read_text()
+    example = page.split("```text\n", 1)[1].split("```", 1)[0]
+    options = ConnectionOptions("127.0.0.1:9092", producer={"max_request_size": 3_000_000})
+    refused = translate(
+        "confirm", kafka_errors.MessageSizeTooLargeError(), facts(options, topic="orders")
+    )
+    assert " ".join(example.split()) == f"{type(refused).__name__}: {refused}"

@@ -6,8 +6,9 @@ exception type and a hint: what to do about it. :func:`translate` turns a client
 error and the facts of the failed call (topic, group, settings) into the
 exception::
 
-    publishing to 'orders' failed: [Error 10] MessageSizeTooLargeError. The
-    cluster refused the record as larger than the topic's max.message.bytes ...
+    the cluster did not take a record for 'orders': [Error 10]
+    MessageSizeTooLargeError. The cluster refused the record as larger than the
+    topic's max.message.bytes ...
 
 The client errors are named here as text (classes of ``aiokafka.errors``, or
 builtins) because :mod:`topicflow.kafka._transport` is the one module that
