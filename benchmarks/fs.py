@@ -23,7 +23,13 @@ EARLY = {"auto_offset_reset": "earliest"}
 
 def _broker(p: dict[str, Any]) -> KafkaBroker:
     # The producer settings topicflow and the raw client use; no per-message logging.
-    return KafkaBroker(p["bootstrap"], acks="all", linger_ms=0, logger=None)
+    return KafkaBroker(
+        p["bootstrap"],
+        acks="all",
+        enable_idempotence=p.get("idempotence", True),
+        linger_ms=0,
+        logger=None,
+    )
 
 
 async def _consume(p: dict[str, Any], policy: AckPolicy) -> dict[str, Any]:

@@ -49,8 +49,14 @@ def _consumer(
 
 
 def _producer(p: dict[str, Any]) -> AIOKafkaProducer:
-    # topicflow's defaults (acks="all", linger_ms=0), so both do the same work.
-    return AIOKafkaProducer(bootstrap_servers=p["bootstrap"], acks="all", linger_ms=0)
+    # topicflow's defaults (acks="all", idempotent, linger_ms=0), so both do the same
+    # work; rows 4i and 5i turn idempotence off for every implementation.
+    return AIOKafkaProducer(
+        bootstrap_servers=p["bootstrap"],
+        acks="all",
+        enable_idempotence=p.get("idempotence", True),
+        linger_ms=0,
+    )
 
 
 async def consume_ack(p: dict[str, Any]) -> dict[str, Any]:

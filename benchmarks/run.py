@@ -50,7 +50,7 @@ PARTITIONS = 3
 class Scenario:
     """One row of the table."""
 
-    #: "1" to "8"; a letter marks a variant of the scenario above it ("4a", "4b").
+    #: "1" to "8"; a letter marks a variant of a scenario ("4a", "4b", "4i").
     number: str
     key: str  # the key of SCENARIOS in benchmarks/{tf,raw,fs}.py
     title: str
@@ -64,6 +64,8 @@ class Scenario:
     min_reps: int = 1
     #: All implementations in one process, taking turns (``benchmarks/together.py``).
     together: bool = False
+    #: Passed to every implementation besides the usual ones (``{"idempotence": False}``).
+    params: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 def _ratio(results: dict[str, Any], other: str) -> float | None:
@@ -159,6 +161,19 @@ SCENARIOS = (
         ">= 0.85x plain raw",
         _at_least("raw", 0.85),
     ),
+    # Scenarios 4 and 5 with every producer as it was before idempotence became
+    # topicflow's default: what idempotence costs is the step from 4i to 4, 5i to 5.
+    Scenario(
+        "4i",
+        "publish_no_confirm",
+        "scenario 4, every producer with enable_idempotence=False",
+        200_000,
+        20_000,
+        "publish",
+        ">= 0.85x raw",
+        _at_least("raw", 0.85),
+        params={"idempotence": False},
+    ),
     Scenario(
         "5",
         "publish_confirmed",
@@ -172,6 +187,19 @@ SCENARIOS = (
         # seconds: the implementations share one process and take turns.
         min_reps=7,
         together=True,
+    ),
+    Scenario(
+        "5i",
+        "publish_confirmed",
+        "scenario 5, every producer with enable_idempotence=False",
+        5_000,
+        500,
+        "publish",
+        ">= 0.95x raw",
+        _at_least("raw", 0.95),
+        min_reps=7,
+        together=True,
+        params={"idempotence": False},
     ),
     Scenario(
         "6",
@@ -334,6 +362,7 @@ def _params(
         params["out_topic"] = f"bench-out-{tag}"
     if scenario.key == "memory":
         params["rss_at"] = [count // 5, count]
+    params.update(scenario.params)
     return params
 
 
@@ -683,6 +712,7 @@ def run_together(
         "count": count,
         "chunk": TURN,
         "group": "unused",
+        **scenario.params,
     }
     result = measure("together", scenario.key, params)
     for framework in present:

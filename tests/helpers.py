@@ -91,6 +91,33 @@ class Overlap:
             self.now -= 1
 
 
+async def producer_ids(bootstrap: str, topic: str, partition: int = 0) -> list[int]:
+    """The producer id of each record batch of a partition, as the broker stores them:
+    an idempotent producer's id, or -1 for a producer that is not idempotent."""
+    # The consumer does not show record batch headers: one Fetch with the client's own
+    # protocol classes, and its record batches read as they are.
+    from aiokafka.client import AIOKafkaClient
+    from aiokafka.protocol.fetch import FetchRequest
+    from aiokafka.record.memory_records import MemoryRecords
+
+    client = AIOKafkaClient(bootstrap_servers=bootstrap)
+    await client.bootstrap()
+    try:
+        await client._wait_on_metadata(topic)
+        leader = client.cluster.leader_for_partition(TopicPartition(topic, partition))
+        fetch = FetchRequest(100, 1, 1_000_000, 0, [(topic, [(partition, 0, 1_000_000)])])
+        response = await client.send(leader, fetch)
+    finally:
+        await client.close()
+    ids = []
+    for _, partitions in response.topics:
+        for answer in partitions:
+            records = MemoryRecords(answer[-1])
+            while (batch := records.next_batch()) is not None:
+                ids.append(batch.producer_id)
+    return ids
+
+
 # Run apart, with aiokafka's pure-Python record builder: it writes a header key with
 # key.encode(), which a str subclass can make any bytes. No Kafka client writes such a
 # record on purpose, but any producer can.

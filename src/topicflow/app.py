@@ -11,7 +11,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
 
-from topicflow.exceptions import SetupError
+from topicflow.exceptions import (
+    KafkaAuthenticationError,
+    KafkaConnectTimeout,
+    KafkaUnavailableError,
+    SetupError,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
@@ -25,6 +30,13 @@ __all__ = ["App"]
 H = TypeVar("H", bound="Callable[..., Any]")
 
 _DEFAULT_LOGGER = logging.getLogger("topicflow")
+#: While waiting for the cluster: seconds between two log lines, and at most between
+#: two attempts (the first retries come sooner: 0.5, 1, 2, 4 s).
+_WAIT_LINE_EVERY = 5.0
+
+
+class _StopRequested(Exception):
+    """A signal came while the app waited for its cluster: it stops without starting."""
 
 
 class App:
@@ -36,6 +48,12 @@ class App:
     hooks, ``lifespan`` is exited. ``on_startup`` hooks and ``lifespan`` receive
     the extra ``--name value`` options of ``topicflow run`` as keyword arguments
     (those their signature takes, validated against its annotations).
+
+    ``wait_for_broker`` (seconds, default 0: fail at once) lets a start wait for a
+    cluster that cannot be reached yet (one still starting beside the service):
+    each broker is connected again until it answers, with a log line every 5 s,
+    and the last error is raised once the time is up. Refused credentials are
+    raised at once. ``topicflow run --wait-for-broker SECONDS`` sets it.
 
     ``title``, ``version``, ``description`` and ``tags`` (names, or mappings with
     ``name`` and ``description``) describe the service in its AsyncAPI documents.
@@ -50,6 +68,7 @@ class App:
         after_startup: Iterable[Callable[..., Any]] = (),
         on_shutdown: Iterable[Callable[..., Any]] = (),
         after_shutdown: Iterable[Callable[..., Any]] = (),
+        wait_for_broker: float = 0,
         title: str = "topicflow",
         version: str = "0.1.0",
         description: str = "",
@@ -58,6 +77,12 @@ class App:
         self.brokers = list(brokers)
         self.logger = logger
         self.lifespan = lifespan
+        if not wait_for_broker >= 0:
+            raise SetupError(
+                f"wait_for_broker must be 0 (fail at once) or more seconds, got {wait_for_broker!r}"
+            )
+        #: Seconds a start waits for each broker's cluster to answer (0: not at all).
+        self.wait_for_broker = wait_for_broker
         for broker in self.brokers:
             broker.context.set_global("app", self)
         self.title = title
@@ -106,6 +131,8 @@ class App:
             await self._lifespan.__aenter__()
         await _run_hooks(self._on_startup, options)
         for broker in self.brokers:
+            if self.wait_for_broker:
+                await self._connect_waiting(broker, self.wait_for_broker)
             await broker.start()
         await _run_hooks(self._after_startup)
         if self.logger is not None:
@@ -144,6 +171,13 @@ class App:
         try:
             try:
                 await self.start(**options)
+            except _StopRequested:
+                for broker in reversed(self.brokers):
+                    await broker.stop()
+                lifespan, self._lifespan = self._lifespan, None
+                if lifespan is not None:
+                    await lifespan.__aexit__(None, None, None)
+                return
             except BaseException:
                 for broker in reversed(self.brokers):
                     await broker.stop()
@@ -165,6 +199,73 @@ class App:
                 loop.remove_signal_handler(sig)
             self._exit = None
 
+    async def _connect_waiting(self, broker: KafkaBroker, seconds: float) -> None:
+        """Connect ``broker``, trying again until its cluster answers or ``seconds`` pass.
+
+        Raises the last connection error after the deadline, ``_StopRequested`` when
+        :meth:`exit` (a signal) comes first.
+        """
+        clock = asyncio.get_running_loop().time
+        began = clock()
+        deadline, next_line, attempts = began + seconds, began, 0
+        servers = broker.options.servers_text
+        last: KafkaUnavailableError | None = None
+        while True:
+            attempt = asyncio.ensure_future(broker.connect())
+            if not await self._until(attempt, deadline):
+                break
+            try:
+                attempt.result()
+            except KafkaAuthenticationError:
+                raise  # wrong credentials do not heal with time
+            except KafkaUnavailableError as exc:
+                last = exc
+            else:
+                if attempts and self.logger is not None:
+                    self.logger.info("Kafka at %s answered after %.0f s", servers, clock() - began)
+                return
+            attempts += 1
+            if clock() >= next_line and self.logger is not None:
+                self.logger.warning(
+                    "waiting for Kafka at %s (%.0f s of %g s): %s",
+                    servers,
+                    clock() - began,
+                    seconds,
+                    _reason(last),
+                )
+                next_line = clock() + _WAIT_LINE_EVERY
+            pause = asyncio.ensure_future(asyncio.sleep(min(0.25 * 2**attempts, _WAIT_LINE_EVERY)))
+            if not await self._until(pause, deadline):
+                break
+        if self._exit is not None and self._exit.is_set():
+            if self.logger is not None:
+                self.logger.info("%s stopping before it started: a signal came", self.title)
+            raise _StopRequested
+        if last is not None:
+            raise last
+        raise KafkaConnectTimeout(
+            f"cannot reach Kafka at {servers}: no answer within wait_for_broker={seconds:g} s. "
+            "Check that the broker is running and that bootstrap_servers names its "
+            "advertised host:port.",
+            bootstrap_servers=servers,
+        )
+
+    async def _until(self, task: asyncio.Future[Any], deadline: float) -> bool:
+        """Wait for ``task`` until ``deadline`` or :meth:`exit`; False (and ``task``
+        cancelled) when one of them came first."""
+        waits: set[asyncio.Future[Any]] = {task}
+        if self._exit is not None:
+            waits.add(asyncio.ensure_future(self._exit.wait()))
+        timeout = max(deadline - asyncio.get_running_loop().time(), 0)
+        done, _ = await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        for wait in waits - {task}:
+            wait.cancel()
+        if task in done:
+            return True
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return False
+
     async def _wait_for_exit(self, exit: asyncio.Event) -> SubscriberFailed | None:
         """Until :meth:`exit` (a signal) or a broker's failure; the failure, if any."""
         waits: list[asyncio.Future[object]] = [asyncio.ensure_future(exit.wait())]
@@ -176,6 +277,13 @@ class App:
                 wait.cancel()
             await asyncio.gather(*waits, return_exceptions=True)
         return next((b.failure for b in self.brokers if b.failure is not None), None)
+
+
+def _reason(exc: KafkaUnavailableError) -> str:
+    """Why the cluster could not be reached: the client's words, or the timeout."""
+    if exc.__cause__ is None:
+        return str(exc)
+    return str(exc.__cause__) or "no answer within request_timeout_ms"
 
 
 async def _run_hooks(hooks: Iterable[Callable[..., Any]], options: Mapping[str, Any] = {}) -> None:

@@ -7,10 +7,15 @@ the transport boundary, so user code never has to catch aiokafka types::
     TopicflowError
     ├── SetupError                  wrong configuration, found at registration or start
     ├── KafkaUnavailableError       the cluster cannot be reached or refused us
-    │   └── KafkaAuthenticationError    it refused our credentials
-    │       └── KafkaCertificateError   we do not trust its TLS certificate
+    │   ├── KafkaAuthenticationError    it refused our credentials
+    │   │   └── KafkaCertificateError   we do not trust its TLS certificate
+    │   └── KafkaConnectTimeout         it did not answer in time (also a TimeoutError)
+    ├── KafkaAuthorizationError     the cluster's ACLs refuse an operation on a topic or group
     ├── PublishError                a record was not accepted by the cluster
+    │   └── PublishTimeout              not confirmed in time (also a TimeoutError)
+    ├── FetchError                  a consumer could not fetch records
     ├── RequestTimeout              request() got no reply in time (also a TimeoutError)
+    ├── WaitTimeout                 a test broker's wait ran out (also a TimeoutError)
     ├── CommitError                 an offset commit was refused (e.g. during a rebalance)
     ├── SubscriberFailed            a background task kept crashing and was given up
     ├── DecodeError                 a body does not fit the handler's types (a poison message)
@@ -19,7 +24,9 @@ the transport boundary, so user code never has to catch aiokafka types::
         ├── NackMessage             redeliver the message
         └── RejectMessage           finish the message without success
 
-Messages say what went wrong and what to do about it.
+Messages say what went wrong and what to do about it. Every timeout a caller
+can meet is also a :class:`TimeoutError`. Which client error becomes which
+type, per Kafka operation, is listed in ``docs/errors.md``.
 """
 
 from __future__ import annotations
@@ -28,17 +35,22 @@ __all__ = [
     "AckMessage",
     "CommitError",
     "DecodeError",
+    "FetchError",
     "HandlerException",
     "KafkaAuthenticationError",
+    "KafkaAuthorizationError",
     "KafkaCertificateError",
+    "KafkaConnectTimeout",
     "KafkaUnavailableError",
     "NackMessage",
     "PublishError",
+    "PublishTimeout",
     "RejectMessage",
     "RequestTimeout",
     "SetupError",
     "SubscriberFailed",
     "TopicflowError",
+    "WaitTimeout",
 ]
 
 
@@ -76,12 +88,42 @@ class KafkaCertificateError(KafkaAuthenticationError):
     """
 
 
+class KafkaConnectTimeout(KafkaUnavailableError, TimeoutError):
+    """The cluster did not answer within ``request_timeout_ms`` (or within
+    ``App(wait_for_broker=...)``): nothing listens, or a firewall drops the packets."""
+
+
+class KafkaAuthorizationError(TopicflowError):
+    """The cluster's ACLs do not allow this client an operation on a topic, a
+    consumer group or the cluster (write, read, create). Grant it to the client's
+    principal; retrying changes nothing."""
+
+
 class PublishError(TopicflowError):
     """The cluster did not accept a record (after the client's own retries)."""
 
 
+class PublishTimeout(PublishError, TimeoutError):
+    """A record was not queued, or not confirmed, within ``request_timeout_ms``.
+
+    The producer may still deliver it later (an idempotent producer retries
+    until the cluster takes it): publishing it again may write it twice.
+    """
+
+
+class FetchError(TopicflowError):
+    """A consumer could not fetch records, for a reason that retrying does not cure
+    (a record larger than the fetch size, a corrupt record). The subscriber's
+    fetch task crashes with it and is restarted or given up (supervision)."""
+
+
 class RequestTimeout(TopicflowError, TimeoutError):
     """``request()`` got no reply within its ``timeout``; nothing is left behind."""
+
+
+class WaitTimeout(TopicflowError, TimeoutError):
+    """A wait of the test broker ran out: ``wait_call(timeout)`` saw no call, or a
+    publish under ``TestKafkaBroker(with_real=True)`` was not handled in time."""
 
 
 class SubscriberFailed(TopicflowError):

@@ -59,6 +59,13 @@ cli.add_command(docs)
     type=click.Path(file_okay=False),
     help="Folder put first on sys.path before MODULE is imported.",
 )
+@click.option(
+    "--wait-for-broker",
+    type=click.FloatRange(min=0),
+    metavar="SECONDS",
+    help="Wait up to SECONDS for Kafka to answer at start (default: the App's "
+    "wait_for_broker; 0: exit 1 at once when it is unreachable).",
+)
 @click.pass_context
 def run(
     ctx: click.Context,
@@ -68,6 +75,7 @@ def run(
     factory: bool,
     log_level: str,
     app_dir: str,
+    wait_for_broker: float | None,
 ) -> None:
     """Run the App at MODULE:APP until SIGINT or SIGTERM, then stop gracefully.
 
@@ -83,7 +91,7 @@ def run(
     if workers > 1 or reload:
         from topicflow.cli._supervise import run_reloading, run_workers
 
-        command = worker_command(app_path, factory, log_level, app_dir, ctx.args)
+        command = worker_command(app_path, factory, log_level, app_dir, ctx.args, wait_for_broker)
         _configure_logging(log_level)
         if reload:
             run_reloading(command, Path(app_dir))
@@ -92,6 +100,8 @@ def run(
         return
     _configure_logging(log_level)
     app = load_app(app_path, app_dir, factory=factory)
+    if wait_for_broker is not None:
+        app.wait_for_broker = wait_for_broker
     try:
         asyncio.run(app.run(**options))
     except TopicflowError as exc:
@@ -109,13 +119,20 @@ def _configure_logging(log_level: str) -> None:
 
 
 def worker_command(
-    app_path: str, factory: bool, log_level: str, app_dir: str, extra: list[str]
+    app_path: str,
+    factory: bool,
+    log_level: str,
+    app_dir: str,
+    extra: list[str],
+    wait_for_broker: float | None = None,
 ) -> list[str]:
     """The command line of one worker process (a plain ``topicflow run``)."""
     command = [sys.executable, "-m", "topicflow", "run", app_path]
     command += ["--log-level", log_level, "--app-dir", app_dir]
     if factory:
         command.append("--factory")
+    if wait_for_broker is not None:
+        command += ["--wait-for-broker", str(wait_for_broker)]
     return command + list(extra)
 
 

@@ -63,6 +63,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from topicflow.exceptions import WaitTimeout
+
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
 
@@ -161,7 +163,7 @@ class DeliveryLedger:
 
     Args:
         timeout: seconds a publish waits for handlers before it raises
-            ``TimeoutError``; None waits as long as it takes.
+            ``WaitTimeout`` (a ``TimeoutError``); None waits as long as it takes.
     """
 
     def __init__(self, *, timeout: float | None = None) -> None:
@@ -273,7 +275,7 @@ class DeliveryLedger:
             for e in delivery.expected
         )
         delivery.fail(
-            TimeoutError(
+            WaitTimeout(
                 f"the publish was written, but these records were not handled within "
                 f"{self._timeout}s: {'; '.join(waiting) or 'records still on the way'}. "
                 "Check that the subscriber started before the publish and reads from "

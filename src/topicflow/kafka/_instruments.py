@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from topicflow._codec import decode_body
 from topicflow.ack import Outcome
+from topicflow.exceptions import WaitTimeout
 from topicflow.kafka._delivery import HandOff
 from topicflow.kafka._observed import ObservedTransport
 from topicflow.kafka._transport import TopicPartition
@@ -76,7 +77,8 @@ class Calls:
 
         Calls are counted from entering the test broker: the first ``wait_call``
         returns at once if the first call already happened, the second waits for
-        a second call, and so on. Raises ``TimeoutError`` after ``timeout`` seconds.
+        a second call, and so on. Raises ``WaitTimeout`` (a ``TimeoutError``) after
+        ``timeout`` seconds.
         """
         try:
             async with asyncio.timeout(timeout):
@@ -84,7 +86,7 @@ class Calls:
                     self._event.clear()
                     await self._event.wait()
         except TimeoutError:
-            raise TimeoutError(
+            raise WaitTimeout(
                 f"{self.owner} got no call #{self._waited + 1} within {timeout}s "
                 f"(calls so far: {len(self._bodies)})"
             ) from None

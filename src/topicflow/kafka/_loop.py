@@ -97,6 +97,8 @@ class ConsumerLoop:
         self._listener = listener
         self._drain = drain
         self._consumer: ConsumerTransport | None = None
+        #: The broker's transport, once started: it translates failed publishes.
+        self.transport: Transport | None = None
         self.offsets = OffsetCommitter(None, logger=logger, interval=commit_interval)
         self._fetch_task: asyncio.Task[None] | None = None
         self._commit_task: asyncio.Task[None] | None = None
@@ -133,6 +135,7 @@ class ConsumerLoop:
         consumer = transport.consumer(self.spec, self)
         await consumer.start()
         self._consumer = consumer
+        self.transport = transport
         self.running = True
         grouped = self.spec.group_id is not None and not self.spec.partitions
         self.offsets = OffsetCommitter(
@@ -295,24 +298,17 @@ class ConsumerLoop:
 
     def _reject_unreadable(self, unreadable: UnreadableRecord) -> None:
         """A record that cannot even become a message is poison: logged once, finished."""
-        tp, offset, end = unreadable.tp, unreadable.offset, unreadable.end
-        also = (
-            f" (and offsets {offset + 1}-{end - 1}, which follow it in its record batch and "
-            "cannot be read either)"
-            if end - offset > 1
-            else ""
-        )
+        tp = unreadable.tp
         self._log(
             logging.ERROR,
-            "poison message rejected, moving on: topic=%s partition=%d offset=%d: %s%s",
+            "poison message rejected, moving on: topic=%s partition=%d offset=%d: %s",
             tp.topic,
             tp.partition,
-            offset,
+            unreadable.offset,
             unreadable.reason,
-            also,
         )
         tracker = self.offsets.tracker(tp)
-        for each in range(offset, end):  # behind everything delivered before them
+        for each in range(unreadable.offset, unreadable.end):  # behind all delivered before
             tracker.settle(each, Outcome.POISON, begun=False)
 
     async def breathe(self) -> None:
@@ -477,15 +473,20 @@ class _Unconfirmed:
             return
         if self._failure is not None:
             tp = self._tp
+            transport = self._loop.transport
+            failure = self._failure
+            if transport is not None:
+                failure = transport.failure("", failure)
             self._loop._log(
                 logging.ERROR,
-                "%s: publishing what the handler returned for %s[%d]@%d failed: %r; "
+                "%s: publishing what the handler returned for %s[%d]@%d failed: %s: %s; "
                 "the message counts as handled",
                 self._loop.name,
                 tp.topic,
                 tp.partition,
                 self._offset,
-                self._failure,
+                type(failure).__name__,
+                failure,
             )
         self._tracker.settle(self._offset, Outcome.ACK)
 

@@ -51,6 +51,7 @@ import time
 from typing import TYPE_CHECKING
 
 from topicflow.exceptions import PublishError, SetupError
+from topicflow.kafka._errors import RULES
 from topicflow.kafka._memory_consumer import MemoryConsumer, MemoryGroup
 from topicflow.kafka._transport import ConsumerRecord, RecordMetadata, TopicPartition
 
@@ -322,11 +323,17 @@ class MemoryTransport:
         headers: Headers,
     ) -> asyncio.Future[RecordMetadata]:
         if not self._connected:
-            raise RuntimeError("the transport is not connected")
+            raise SetupError(f"the transport is not connected. {RULES['not_connected'].hint}")
         metadata = self.cluster.append(
             topic, value, key=key, partition=partition, timestamp_ms=timestamp_ms, headers=headers
         )
         return _done(metadata)
+
+    async def confirm(self, topic: str, future: asyncio.Future[RecordMetadata]) -> RecordMetadata:
+        return await future  # its failures are topicflow's own already
+
+    def failure(self, topic: str, exc: BaseException) -> BaseException:
+        return exc
 
     async def create_topics(self, topics: Sequence[Topic]) -> None:
         for topic in topics:
@@ -342,7 +349,7 @@ class MemoryTransport:
         timestamp_ms: int | None,
     ) -> asyncio.Future[RecordMetadata]:
         if not self._connected:
-            raise RuntimeError("the transport is not connected")
+            raise SetupError(f"the transport is not connected. {RULES['not_connected'].hint}")
         metadata = self.cluster.append_batch(
             topic, records, partition=partition, timestamp_ms=timestamp_ms
         )

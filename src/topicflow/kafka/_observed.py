@@ -190,6 +190,19 @@ class ObservedTransport:
             self._on_send(topic, [(value, headers)], False)
         return self._ledger.on_send(topic, sent)
 
+    async def confirm(self, topic: str, future: asyncio.Future[RecordMetadata]) -> RecordMetadata:
+        # The ledger's future waits for the handlers too, within the ledger's own bound.
+        try:
+            return await future
+        except Exception as exc:
+            failure = self.inner.failure(topic, exc)
+            if failure is exc:
+                raise
+            raise failure from exc
+
+    def failure(self, topic: str, exc: BaseException) -> BaseException:
+        return self.inner.failure(topic, exc)
+
     async def send_batch(
         self,
         topic: str,

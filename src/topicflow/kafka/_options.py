@@ -30,6 +30,7 @@ __all__ = [
     "SubscriberConfig",
     "SubscriberOptions",
     "check_policy",
+    "check_producer",
     "compile_pattern",
 ]
 
@@ -224,6 +225,32 @@ def check_policy(policy: Any, where: str = "") -> None:
         )
 
 
+def check_producer(settings: Mapping[str, Any]) -> None:
+    """``acks`` and ``enable_idempotence`` of a producer agree: a SetupError naming both.
+
+    An idempotent producer (the default; a ``transactional_id`` makes one too)
+    needs every in-sync replica's acknowledgement. Turning idempotence off behind
+    the caller's back would drop a guarantee nobody asked to drop, so the caller
+    chooses: one more argument, at construction.
+    """
+    acks = settings.get("acks", "all")
+    if acks not in (0, 1, -1, "all"):
+        raise SetupError(f"acks={acks!r} is not one of 'all', 1, 0 (-1 means 'all')")
+    if acks in ("all", -1):
+        return
+    if settings.get("transactional_id") is not None:
+        raise SetupError(
+            f"acks={acks!r} cannot be combined with transactional_id=..., which makes the "
+            "producer idempotent and so needs acks='all': drop one of them"
+        )
+    if settings.get("enable_idempotence", True):
+        raise SetupError(
+            f"acks={acks!r} cannot be combined with enable_idempotence=True (the default): "
+            f"an idempotent producer needs acks='all'. Pass enable_idempotence=False to "
+            f"publish with acks={acks!r}, or leave acks out"
+        )
+
+
 def _check_values(what: str, given: Mapping[str, Any], *, batch: bool, group_id: Any) -> None:
     """Each option's value, checked at registration: a SetupError that names the fix."""
     for name, words in _CHOICES.items():
@@ -292,6 +319,9 @@ class ConnectionOptions:
     producer: Mapping[str, Any] = field(default_factory=dict)
     #: TLS/SASL settings (``topicflow.security``); None is plain TCP.
     security: BaseSecurity | None = None
+
+    def __post_init__(self) -> None:
+        check_producer(self.producer)
 
     @property
     def servers_text(self) -> str:

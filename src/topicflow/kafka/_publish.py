@@ -4,8 +4,9 @@ Every publish (``broker.publish``, a publisher object, a handler's return value
 sent by ``@publisher``, a reply, ``request()``) ends in :func:`send` (or, where
 nothing watches publishes, in :func:`send_one` directly). The keyword options
 of a publish are written once, as :class:`PublishOptions`. This module imports
-nothing else of ``topicflow.kafka`` but the transport's types and the rule of
-topic names (a name Kafka would refuse fails at once, not after a timeout).
+nothing else of ``topicflow.kafka`` but the transport's types, the futures of
+:mod:`topicflow.kafka._futures` and the rule of topic names (a name Kafka
+would refuse fails at once, not after a timeout).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 
 from topicflow._codec import JSON, TEXT, encode_body, encode_key
 from topicflow.exceptions import PublishError
+from topicflow.kafka._futures import Confirmation
 from topicflow.kafka.topic import topic_name_problem
 
 if TYPE_CHECKING:
@@ -235,7 +237,8 @@ async def send(transport: Transport, cmd: PublishCommand) -> Any:
 
     Returns the record's metadata once the cluster acknowledged it, or, with
     ``no_confirm``, the future of that metadata as soon as it is queued. A
-    batch returns the metadata of its first record (or its future).
+    batch returns the metadata of its first record (or its future). Either
+    fails with a :class:`~topicflow.PublishError`.
     """
     correlation_id = cmd.correlation_id or new_correlation_id()
     if cmd.batch is not None:
@@ -263,5 +266,5 @@ async def send(transport: Transport, cmd: PublishCommand) -> Any:
             reply_to=cmd.reply_to,
         )
     if cmd.no_confirm:
-        return future
-    return await future
+        return Confirmation(transport, cmd.topic, future)
+    return await transport.confirm(cmd.topic, future)

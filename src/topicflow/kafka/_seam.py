@@ -122,7 +122,19 @@ class Transport(Protocol):
         timestamp_ms: int | None,
         headers: Headers,
     ) -> asyncio.Future[RecordMetadata]:
-        """Queue a record; the future resolves when the cluster acknowledged it."""
+        """Queue a record; the future resolves when the cluster acknowledged it.
+
+        Its failure is the client's: await it with :meth:`confirm`, or hand it
+        on as ``topicflow.kafka._futures.Confirmation(transport, topic, future)``.
+        """
+
+    async def confirm(self, topic: str, future: asyncio.Future[RecordMetadata]) -> RecordMetadata:
+        """Wait for the future of a record sent to ``topic``; raises PublishError (or
+        PublishTimeout when the cluster does not confirm within the request timeout)."""
+
+    def failure(self, topic: str, exc: BaseException) -> BaseException:
+        """What the failure ``exc`` of a record sent to ``topic`` is as a topicflow error
+        (``exc`` itself when it is one already, or not the client's)."""
 
     async def send_batch(
         self,

@@ -5,41 +5,42 @@ The broker and its subscribers talk to Kafka only through the small
 :class:`AiokafkaTransport` implements them with aiokafka, and this is the one
 module of the package that imports aiokafka: the client's record types are
 re-exported from here, and its errors are translated into topicflow's exception
-tree here. The in-memory test broker implements the same interfaces.
+tree here: ``CLIENT_ERRORS`` lists, per operation, the client errors it can
+raise and the rule of :mod:`topicflow.kafka._errors` each follows. The
+in-memory test broker implements the same interfaces.
 """
 
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import logging
-import ssl
 from typing import TYPE_CHECKING, Any
 
 import aiokafka
+from aiokafka import errors as kafka_errors
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import (
-    CommitFailedError,
     ConsumerStoppedError,
     IllegalStateError,
     KafkaConnectionError,
     KafkaError,
-    KafkaTimeoutError,
     NoOffsetForPartitionError,
-    TopicAlreadyExistsError,
 )
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.structs import ConsumerRecord, RecordMetadata, TopicPartition
 
 from topicflow.exceptions import (
     CommitError,
-    KafkaAuthenticationError,
-    KafkaCertificateError,
-    KafkaUnavailableError,
     PublishError,
-    SetupError,
+    TopicflowError,
 )
+from topicflow.kafka import _client_logs, _errors
+from topicflow.kafka._errors import facts as _facts
+from topicflow.kafka._futures import first_of
 from topicflow.kafka._options import ConnectionOptions, ConsumerSpec
+from topicflow.kafka._refusals import AuthRefusals, refused, untrusted
 from topicflow.kafka._seam import ConsumerStopped
 from topicflow.kafka._unreadable import read_past
 
@@ -52,25 +53,56 @@ if TYPE_CHECKING:
     from topicflow.kafka.topic import Topic
 
 __all__ = [
+    "CLIENT_ERRORS",
     "AiokafkaTransport",
     "ConnectionOptions",
     "ConsumerRecord",
     "ConsumerSpec",
     "RecordMetadata",
     "TopicPartition",
+    "translate",
 ]
 
 Headers = list[tuple[str, bytes]]
 
 
-def _unavailable(options: ConnectionOptions, exc: BaseException | None) -> KafkaUnavailableError:
-    reason = f": {exc}" if exc is not None and str(exc) else ""
-    return KafkaUnavailableError(
-        f"cannot reach Kafka at {options.servers_text}{reason}. Check that the broker "
-        "is running and that bootstrap_servers names its advertised host:port "
-        "(for a local broker: scripts/kafka start).",
-        bootstrap_servers=options.servers_text,
-    )
+def _classes(names: str) -> tuple[type[BaseException], ...]:
+    return tuple(getattr(kafka_errors, n, None) or getattr(builtins, n) for n in names.split())
+
+
+#: ``topicflow.kafka._errors.CLIENT_ERRORS`` with the client's classes: per operation,
+#: the client errors it can raise, by the rule each one follows.
+CLIENT_ERRORS = {
+    operation: {rule: _classes(names) for rule, names in rules.items()}
+    for operation, rules in _errors.CLIENT_ERRORS.items()
+}
+_RULE_OF = {
+    operation: {error: rule for rule, errors in rules.items() for error in errors}
+    for operation, rules in CLIENT_ERRORS.items()
+}
+#: A topic's error code in a CreateTopics answer that means it exists now.
+_CREATED = (kafka_errors.NoError, kafka_errors.TopicAlreadyExistsError)
+#: What the producer's calls and its futures can fail with (besides asyncio's).
+_PRODUCER_FAILURES = (kafka_errors.KafkaError, kafka_errors.IllegalOperation, AssertionError)
+
+
+def translate(operation: str, exc: BaseException, facts: Mapping[str, Any]) -> TopicflowError:
+    """The topicflow error of ``exc``, raised by the client in ``operation`` (a key of
+    ``CLIENT_ERRORS``); a topicflow error stays as it is."""
+    return _errors.translate(_RULE_OF[operation], operation, exc, facts)
+
+
+def _unavailable(options: ConnectionOptions, exc: BaseException | None) -> TopicflowError:
+    # None: no answer within request_timeout_ms.
+    return translate("connect", exc if exc is not None else TimeoutError(), _facts(options))
+
+
+def _client(factory: Any, options: ConnectionOptions, **settings: Any) -> Any:
+    """A client made with ``settings``; a setting it refuses is a SetupError."""
+    try:
+        return factory(**settings)
+    except (ValueError, TypeError, RuntimeError) as exc:
+        raise translate("connect", exc, _facts(options)) from exc
 
 
 class AiokafkaTransport:
@@ -80,14 +112,22 @@ class AiokafkaTransport:
         self._options = options
         self._logger = logger
         self._producer: Any = None
+        _client_logs.install((kafka_errors.GroupCoordinatorNotAvailableError,))
 
     async def connect(self) -> None:
         if self._producer is not None:
             return
-        producer = aiokafka.AIOKafkaProducer(
-            **self._options.client_kwargs(), **dict(self._options.producer)
+        producer = _client(
+            aiokafka.AIOKafkaProducer,
+            self._options,
+            **self._options.client_kwargs(),
+            **dict(self._options.producer),
         )
-        await _start_bounded(producer, self._options)
+        try:
+            await _start_bounded(producer, self._options)
+        except asyncio.CancelledError:  # App(wait_for_broker=...) ran out meanwhile
+            await _close_quietly(producer)
+            raise
         self._producer = producer
 
     async def close(self) -> None:
@@ -116,7 +156,7 @@ class AiokafkaTransport:
         headers: Headers,
     ) -> asyncio.Future[RecordMetadata]:
         if self._producer is None:
-            raise RuntimeError("the transport is not connected")
+            raise translate("send", kafka_errors.ProducerClosed(), _facts(self._options, topic))
         try:
             future: asyncio.Future[RecordMetadata] = await self._producer.send(
                 topic,
@@ -126,15 +166,25 @@ class AiokafkaTransport:
                 timestamp_ms=timestamp_ms,
                 headers=headers,
             )
-        except KafkaTimeoutError as exc:
-            raise PublishError(
-                f"could not send to {topic!r} within request_timeout_ms "
-                f"({self._options.request_timeout_ms} ms): {exc}. Check that the cluster "
-                "is reachable and the topic exists."
-            ) from exc
-        except KafkaError as exc:
-            raise PublishError(f"could not send to {topic!r}: {exc}") from exc
+        except _PRODUCER_FAILURES as exc:
+            raise translate("send", exc, _facts(self._options, topic)) from exc
         return future
+
+    async def confirm(self, topic: str, future: asyncio.Future[RecordMetadata]) -> RecordMetadata:
+        # An idempotent producer retries a record until the cluster takes it, so the
+        # wait is bounded here, as the client bounds it without idempotence.
+        try:
+            async with asyncio.timeout(self._options.request_timeout_ms / 1000):
+                return await future
+        except TopicflowError:
+            raise
+        except (*_PRODUCER_FAILURES, TimeoutError) as exc:
+            raise self.failure(topic, exc) from exc
+
+    def failure(self, topic: str, exc: BaseException) -> BaseException:
+        if isinstance(exc, (*_PRODUCER_FAILURES, TimeoutError)):
+            return translate("confirm", exc, _facts(self._options, topic))
+        return exc
 
     async def send_batch(
         self,
@@ -146,7 +196,8 @@ class AiokafkaTransport:
     ) -> asyncio.Future[RecordMetadata]:
         producer = self._producer
         if producer is None:
-            raise RuntimeError("the transport is not connected")
+            closed = kafka_errors.ProducerClosed()
+            raise translate("send_batch", closed, _facts(self._options, topic))
         try:
             if partition is None:
                 partitions = sorted(await producer.partitions_for(topic))
@@ -166,9 +217,9 @@ class AiokafkaTransport:
                         "max_batch_size or publish it alone"
                     )
             futures.append(await producer.send_batch(batch, topic, partition=partition))
-        except KafkaError as exc:
-            raise PublishError(f"could not send a batch to {topic!r}: {exc}") from exc
-        return _first_of(futures)
+        except _PRODUCER_FAILURES as exc:
+            raise translate("send_batch", exc, _facts(self._options, topic)) from exc
+        return first_of(futures)
 
     async def flush(self) -> None:
         producer = self._producer
@@ -188,7 +239,7 @@ class AiokafkaTransport:
     async def create_topics(self, topics: Sequence[Topic]) -> None:
         if not topics:
             return
-        admin = AIOKafkaAdminClient(**self._options.client_kwargs())
+        admin = _client(AIOKafkaAdminClient, self._options, **self._options.client_kwargs())
         try:
             async with asyncio.timeout(self._options.request_timeout_ms / 1000):
                 await admin.start()
@@ -204,17 +255,15 @@ class AiokafkaTransport:
                     if str(topic) not in existing
                 ]
                 if missing:
-                    await admin.create_topics(missing)
-        except TopicAlreadyExistsError:
-            pass  # another process created it in between
-        except TimeoutError as exc:
-            raise _unavailable(self._options, None) from exc
-        except KafkaError as exc:
-            raise SetupError(
-                f"could not create the declared topics {[str(t) for t in topics]}: {exc}. "
-                "Check the partition count, replication factor (at most the number of "
-                "brokers) and topic config names."
-            ) from exc
+                    answer = await admin.create_topics(missing)
+                    # The client returns each topic's error rather than raising it.
+                    for name, code, *message in answer.topic_errors:
+                        error = kafka_errors.for_code(code)
+                        if error not in _CREATED:
+                            raise error(f"{name}: {message[0]}" if message and message[0] else name)
+        except (kafka_errors.KafkaError, OSError, TimeoutError) as exc:
+            names = [str(t) for t in topics]
+            raise translate("create_topics", exc, _facts(self._options, str(names))) from exc
         finally:
             with contextlib.suppress(KafkaError, OSError):
                 await admin.close()
@@ -245,29 +294,9 @@ class AiokafkaTransport:
                     )
 
 
-def _first_of(futures: list[asyncio.Future[RecordMetadata]]) -> asyncio.Future[RecordMetadata]:
-    """One future: done when all are, with the first one's metadata."""
-    if len(futures) == 1:
-        return futures[0]
-    first: asyncio.Future[RecordMetadata] = asyncio.get_running_loop().create_future()
-
-    def all_done(gathered: asyncio.Future[list[RecordMetadata]]) -> None:
-        if first.done():
-            return
-        if gathered.cancelled():
-            first.cancel()
-        elif (exc := gathered.exception()) is not None:
-            first.set_exception(exc)
-        else:
-            first.set_result(gathered.result()[0])
-
-    asyncio.gather(*futures).add_done_callback(all_done)
-    return first
-
-
 async def _start_bounded(client: Any, options: ConnectionOptions) -> None:
     """Start an aiokafka client, failing within the request timeout, never hanging."""
-    refusals = _AuthRefusals()
+    refusals = AuthRefusals()
     client_logger = logging.getLogger("aiokafka")
     client_logger.addHandler(refusals)
     try:
@@ -276,80 +305,12 @@ async def _start_bounded(client: Any, options: ConnectionOptions) -> None:
     except (TimeoutError, KafkaConnectionError, KafkaError, OSError) as exc:
         await _close_quietly(client)
         if refusals.certificate is not None:
-            raise _untrusted(options, refusals.certificate) from refusals.certificate
+            raise untrusted(options, refusals.certificate) from refusals.certificate
         if refusals.reason is not None:
-            raise _refused(options, refusals.reason) from exc
+            raise refused(options, refusals.reason) from exc
         raise _unavailable(options, exc if not isinstance(exc, TimeoutError) else None) from exc
     finally:
         client_logger.removeHandler(refusals)
-
-
-class _AuthRefusals(logging.Handler):
-    """Catches the broker's refusal of our credentials, and the TLS verification
-    error of its certificate, which aiokafka only logs before it raises a generic
-    "Unable to bootstrap"."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.reason: str | None = None
-        self.certificate: ssl.SSLCertVerificationError | None = None
-
-    def emit(self, record: logging.LogRecord) -> None:
-        # aiokafka logs the connect error as an argument: the object itself, whose
-        # verify_code tells an unknown CA from a wrong host name.
-        args = record.args if isinstance(record.args, tuple) else ()
-        for arg in args:
-            if isinstance(arg, ssl.SSLCertVerificationError):
-                self.certificate = arg
-                return
-        text = record.getMessage()
-        if "SaslAuthenticationFailed" in text or "Authentication failed" in text:
-            self.reason = text.rsplit(": ", 1)[-1] if ": " in text else text
-
-
-def _refused(options: ConnectionOptions, reason: str) -> KafkaUnavailableError:
-    security = options.security
-    who = (
-        f"user {getattr(security, 'username', '?')!r} with SASL {security.mechanism}"
-        if (security is not None and security.mechanism)
-        else "the connection"
-    )
-    return KafkaAuthenticationError(
-        f"Kafka at {options.servers_text} refused {who}: {reason}. Check the username and "
-        "password, and that the listener accepts this mechanism.",
-        bootstrap_servers=options.servers_text,
-    )
-
-
-# OpenSSL's X509_V_ERR_* codes of SSLCertVerificationError.verify_code.
-_WRONG_HOST = {62, 64}  # HOSTNAME_MISMATCH, IP_ADDRESS_MISMATCH
-_UNKNOWN_CA = {2, 18, 19, 20, 21}  # no trusted issuer, self-signed, ...
-
-
-def _untrusted(
-    options: ConnectionOptions, error: ssl.SSLCertVerificationError
-) -> KafkaCertificateError:
-    reason = f"certificate verify failed: {error.verify_message}".rstrip(".")
-    if error.verify_code in _WRONG_HOST:
-        problem = "a TLS certificate that does not name the host connected to"
-        fix = (
-            "Connect with a host name or IP address the certificate names (its "
-            "subjectAltName), in bootstrap_servers and the brokers' advertised.listeners, "
-            "or have the certificate issued for this name."
-        )
-    elif error.verify_code in _UNKNOWN_CA:
-        problem = "a TLS certificate signed by a CA that the ssl_context does not trust"
-        fix = (
-            "Give KafkaBroker(security=...) an ssl_context that trusts the cluster's CA: "
-            "ssl.create_default_context(cafile='<the CA file>')."
-        )
-    else:
-        problem = "a TLS certificate that did not verify"
-        fix = "Check the broker's certificate (its dates) and the CA file of the ssl_context."
-    return KafkaCertificateError(
-        f"Kafka at {options.servers_text} presented {problem} ({reason}). {fix}",
-        bootstrap_servers=options.servers_text,
-    )
 
 
 async def _close_quietly(client: Any) -> None:
@@ -358,12 +319,10 @@ async def _close_quietly(client: Any) -> None:
 
 
 class _Listener(aiokafka.ConsumerRebalanceListener):
-    def __init__(
-        self, handler: RebalanceHandler, consumer: Any, positions: dict[TopicPartition, int]
-    ) -> None:
+    def __init__(self, handler: RebalanceHandler, consumer: Any, owner: _AiokafkaConsumer) -> None:
         self._handler = handler
         self._consumer = consumer
-        self._positions = positions
+        self._owner = owner
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         await self._handler.on_revoked(set(revoked))
@@ -373,9 +332,12 @@ class _Listener(aiokafka.ConsumerRebalanceListener):
         # ("latest") on the first fetch, after start() returned, and a message
         # published in between would be skipped.
         for tp in assigned:
-            # No offset to start from (auto_offset_reset="none"): the fetch reports it.
-            with contextlib.suppress(IllegalStateError, NoOffsetForPartitionError):
-                self._positions[tp] = await self._consumer.position(tp)
+            try:
+                self._owner.positions[tp] = await self._consumer.position(tp)
+            except (IllegalStateError, NoOffsetForPartitionError):
+                pass  # revoked meanwhile, or no offset to start from: the fetch reports it
+            except kafka_errors.KafkaError as exc:
+                self._owner.warn(translate("position", exc, self._owner.facts))
         await self._handler.on_assigned(set(assigned))
 
 
@@ -387,18 +349,24 @@ class _AiokafkaConsumer:
         self._options = transport._options
         self._spec = spec
         self._rebalance = rebalance
-        self._reset = spec.options.get("auto_offset_reset", "latest")
+        self.facts = _facts(self._options, spec=spec)
         self._consumer: Any = None
         #: Per partition, the offset after the last record handed out (or sought to):
         #: where to read again from when a fetch fails half way.
-        self._next: dict[TopicPartition, int] = {}
+        self.positions: dict[TopicPartition, int] = {}
+
+    def warn(self, error: TopicflowError) -> None:
+        if self._transport._logger is not None:
+            self._transport._logger.warning("%s; the fetch tries again", error)
 
     async def start(self) -> None:
         spec = self._spec
         await self._transport.ensure_topics(
             spec.topics or sorted({tp.topic for tp in spec.partitions})
         )
-        consumer = aiokafka.AIOKafkaConsumer(
+        consumer = _client(
+            aiokafka.AIOKafkaConsumer,
+            self._options,
             **self._options.client_kwargs(),
             group_id=spec.group_id,
             **dict(spec.options),
@@ -406,12 +374,16 @@ class _AiokafkaConsumer:
             enable_auto_commit=False,
         )
         await _start_bounded(consumer, self._options)
-        listener = _Listener(self._rebalance, consumer, self._next)
+        listener = _Listener(self._rebalance, consumer, self)
         if spec.partitions:
             consumer.assign(list(spec.partitions))
             for tp in spec.partitions:  # fixed now, as the listener does for a group
-                with contextlib.suppress(IllegalStateError, NoOffsetForPartitionError):
-                    self._next[tp] = await consumer.position(tp)
+                try:
+                    self.positions[tp] = await consumer.position(tp)
+                except NoOffsetForPartitionError:
+                    pass  # no offset to start from: the fetch reports it
+                except kafka_errors.KafkaError as exc:
+                    raise translate("position", exc, self.facts) from exc
         elif spec.pattern is not None:
             consumer.subscribe(pattern=spec.pattern, listener=listener)
         else:
@@ -434,19 +406,12 @@ class _AiokafkaConsumer:
             batches = await consumer.getmany(timeout_ms=timeout_ms, max_records=max_records)
         except UnicodeDecodeError as exc:
             # A record aiokafka cannot read (it decodes header keys as UTF-8).
-            await read_past(consumer, exc, self._next, self.seek)
-        except NoOffsetForPartitionError as exc:
-            raise SetupError(
-                f"{exc.args[0] if exc.args else 'a partition'} has no committed offset in "
-                f"group {self._spec.group_id!r}, and auto_offset_reset={self._reset!r} gives "
-                "no other place to start: use auto_offset_reset='earliest' or 'latest', or "
-                "commit a starting offset for the group"
-            ) from exc
+            await read_past(consumer, exc, self.positions, self.seek)
         except ConsumerStoppedError as exc:
             raise ConsumerStopped from exc
-        except KafkaConnectionError as exc:
-            raise _unavailable(self._options, exc) from exc
-        following = self._next
+        except KafkaError as exc:
+            raise translate("getmany", exc, self.facts) from exc
+        following = self.positions
         for tp, records in batches.items():
             if records:
                 following[tp] = records[-1].offset + 1
@@ -457,15 +422,15 @@ class _AiokafkaConsumer:
             raise CommitError("the consumer is stopped; nothing was committed")
         try:
             await self._consumer.commit(dict(offsets))
-        except (CommitFailedError, IllegalStateError, KafkaError) as exc:
-            raise CommitError(str(exc)) from exc
+        except (KafkaError, kafka_errors.IllegalOperation) as exc:
+            raise translate("commit", exc, self.facts) from exc
 
     # A partition revoked in the meantime is no longer ours to move: nothing to do.
     def seek(self, tp: TopicPartition, offset: int) -> None:
         if self._consumer is not None:
             with contextlib.suppress(IllegalStateError):
                 self._consumer.seek(tp, offset)
-                self._next[tp] = offset
+                self.positions[tp] = offset
 
     def pause(self, tp: TopicPartition) -> None:
         if self._consumer is not None:

@@ -72,13 +72,13 @@ async def read_past(
     end = await _first_readable(consumer, seek, tp, offset)
     seek(tp, end)
     bad = exc.object[:40] if isinstance(exc.object, bytes) else b""
-    raise UnreadableRecord(
-        tp,
-        offset,
-        end,
-        f"the record cannot be read: a header key is not valid UTF-8 ({bad!r})",
-        {tp: before} if before else {},
-    ) from exc
+    reason = f"the record cannot be read: a header key is not valid UTF-8 ({bad!r})"
+    if end - offset > 1:
+        reason += (
+            f" (and offsets {offset + 1}-{end - 1}, which follow it in its record batch and "
+            "cannot be read either)"
+        )
+    raise UnreadableRecord(tp, offset, end, reason, {tp: before} if before else {}) from exc
 
 
 async def _first_readable(

@@ -201,8 +201,9 @@ class DefaultPublisher:
         # Flush before waiting for the confirmation, or linger_ms would hold it back.
         cmd.no_confirm = True
         future = await self._send(cmd)
-        await runtime.transport().flush()
-        return future if no_confirm else await future
+        transport = runtime.transport()
+        await transport.flush()
+        return future if no_confirm else await transport.confirm(self.topic, future)
 
     async def publish_result(
         self,
@@ -218,8 +219,9 @@ class DefaultPublisher:
         """
         if self._plain and not isinstance(result, Response):
             # publish()'s steps without its options: the settings were resolved at bind.
+            transport = self._runtime().transport()
             future = await send_one(
-                self._runtime().transport(),
+                transport,
                 self.topic,
                 result,
                 correlation_id,
@@ -229,9 +231,9 @@ class DefaultPublisher:
                 reply_to=self.reply_to,
             )
             if unconfirmed is None:
-                await future
+                await transport.confirm(self.topic, future)
             else:
-                unconfirmed.append(future)
+                unconfirmed.append(future)  # its failure is translated where it is logged
             return
         if isinstance(result, Response):
             options = result.options()

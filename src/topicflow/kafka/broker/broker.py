@@ -10,6 +10,7 @@ from topicflow._context import ContextRepo
 from topicflow._tasks import Backoff, Supervision, TaskGroup
 from topicflow.ack import AckPolicy
 from topicflow.exceptions import SetupError, SubscriberFailed
+from topicflow.kafka._futures import Confirmation
 from topicflow.kafka._publish import PublishCommand, send, send_with
 from topicflow.kafka._replies import ReplyListener
 from topicflow.kafka._runtime import Runtime
@@ -43,7 +44,11 @@ class KafkaBroker(KafkaRegistrator):
         bootstrap_servers: ``"host:port"``, a comma-separated list, or a list of them.
         request_timeout_ms: bound for every request, and for connecting at start.
         acks: producer acknowledgement: ``"all"`` (the default: a record counts as
-            published once every in-sync replica has it), ``1`` or ``0``.
+            published once every in-sync replica has it), ``1`` or ``0`` (with
+            ``enable_idempotence=False`` only).
+        enable_idempotence: ``True`` (the default, as in Kafka's own clients since
+            3.0): the cluster drops the duplicates of a retried record and keeps
+            each partition's order. Needs ``acks="all"``.
         security: TLS and SASL settings, e.g. ``SASLScram512("user", "secret",
             use_ssl=True)`` (see :mod:`topicflow.security`).
         graceful_timeout: seconds that in-flight handlers get to finish on
@@ -82,7 +87,7 @@ class KafkaBroker(KafkaRegistrator):
         max_batch_size: int = 16_384,
         linger_ms: int = 0,
         max_request_size: int = 1_048_576,
-        enable_idempotence: bool = False,
+        enable_idempotence: bool = True,
         transactional_id: str | None = None,
         security: BaseSecurity | None = None,
         graceful_timeout: float = 15.0,
@@ -392,8 +397,9 @@ class KafkaBroker(KafkaRegistrator):
         Options: ``key``, ``partition``, ``timestamp_ms``, ``headers``,
         ``correlation_id``, ``reply_to`` (:class:`~topicflow.kafka.PublishOptions`).
         Returns the record's ``RecordMetadata`` once the cluster acknowledged it,
-        or with ``no_confirm=True`` a future of it as soon as it is queued.
-        Goes through the broker's middlewares.
+        or with ``no_confirm=True`` a future of it as soon as it is queued. Raises
+        (or the future fails with) ``PublishError``: ``PublishTimeout`` without an
+        answer within ``request_timeout_ms``. Goes through the broker's middlewares.
         """
         if not topic:
             raise SetupError("publish() needs a topic: broker.publish(body, 'orders')")
@@ -409,8 +415,11 @@ class KafkaBroker(KafkaRegistrator):
             )
             return result  # type: ignore[no-any-return]
         # Nothing watches publishes: straight to the transport, no command object.
-        future = await send_with(self._connected_transport(), topic, message, options)
-        return future if no_confirm else await future
+        transport = self._connected_transport()
+        future = await send_with(transport, topic, message, options)
+        if no_confirm:
+            return Confirmation(transport, topic, future)
+        return await transport.confirm(topic, future)
 
     async def publish_batch(
         self,
