@@ -137,7 +137,10 @@ def key(hex_key):
 async def main():
     bootstrap, topic, records = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
     apart = sys.argv[4] == "apart"
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0 if apart else 50)
+    compression = None if sys.argv[5] == "none" else sys.argv[5]
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, linger_ms=0 if apart else 50, compression_type=compression
+    )
     await producer.start()
     try:
         futures = []
@@ -162,7 +165,12 @@ RawRecord = tuple[int, bytes, list[tuple[bytes, bytes]]]  # partition, value, he
 
 
 async def write_raw(
-    bootstrap: str, topic: str, records: list[RawRecord], *, one_batch: bool = False
+    bootstrap: str,
+    topic: str,
+    records: list[RawRecord],
+    *,
+    one_batch: bool = False,
+    compression: str | None = None,
 ) -> None:
     """Write ``records`` with header keys as given bytes (valid UTF-8 or not), each in a
     record batch of its own (as different producers would), or with ``one_batch``
@@ -178,6 +186,7 @@ async def write_raw(
         topic,
         payload,
         "together" if one_batch else "apart",
+        compression or "none",
         env={**os.environ, "AIOKAFKA_NO_EXTENSIONS": "1"},
         stderr=asyncio.subprocess.PIPE,
     )

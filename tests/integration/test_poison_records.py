@@ -71,33 +71,44 @@ async def test_a_header_key_that_is_not_utf8_is_poison_and_nothing_around_it_is_
     assert {tp.partition: offset for tp, offset in offsets.items()} == {0: 10, 1: 10}
 
 
-async def test_what_follows_an_unreadable_record_in_its_batch_is_rejected_with_it(
-    bootstrap: str, topic: str, group: str, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize("compression", [None, "gzip"])
+async def test_the_records_after_an_unreadable_one_in_its_batch_are_handled(
+    bootstrap: str,
+    topic: str,
+    group: str,
+    caplog: pytest.LogCaptureFixture,
+    compression: str | None,
 ) -> None:
     # One producer request: the client reads a batch in order and cannot get past the
-    # bad record within it; the records before it and the next batches are read.
+    # bad records within it; topicflow reads the rest of the batch from its bytes.
     caplog.set_level(logging.ERROR, logger="topicflow")
     bad = [(b"\xff", b"v")]
     await write_raw(
-        bootstrap, topic, [(0, b"%d" % n, bad if n == 3 else []) for n in range(6)], one_batch=True
+        bootstrap,
+        topic,
+        [(0, b"%d" % n, bad if n in (3, 5) else [(b"trace", b"t%d" % n)]) for n in range(8)],
+        one_batch=True,
+        compression=compression,
     )
-    await write_raw(bootstrap, topic, [(0, b"%d" % n, []) for n in range(6, 8)])
-    handled: list[int] = []
+    await write_raw(bootstrap, topic, [(0, b"%d" % n, []) for n in range(8, 10)])
+    handled: list[tuple[int, int, dict[str, str | bytes]]] = []
     broker = KafkaBroker(bootstrap)
 
     @broker.subscriber(topic, group_id=group, auto_offset_reset="earliest")
-    async def one(n: int) -> None:
-        handled.append(n)
+    async def one(n: int, msg: KafkaMessage) -> None:
+        handled.append((n, msg.offset, msg.headers))
 
     async with broker:
         await broker.start()
-        await eventually(lambda: len(handled) >= 5, timeout=30)
-    assert handled == [0, 1, 2, 6, 7]
+        await eventually(lambda: len(handled) >= 8, timeout=30)
+    assert [n for n, _, _ in handled] == [0, 1, 2, 4, 6, 7, 8, 9]
+    assert [offset for _, offset, _ in handled] == [0, 1, 2, 4, 6, 7, 8, 9]
+    assert handled[3][2] == {"trace": "t4"}  # read from the batch's bytes, headers and all
     lines = _poison_lines(caplog)
-    assert len(lines) == 1, lines
+    assert len(lines) == 2, lines
     assert "offset=3" in lines[0]
-    assert "offsets 4-5, which follow it in its record batch" in lines[0]
-    assert sum((await committed_offsets(bootstrap, group)).values()) == 8
+    assert "offset=5" in lines[1]
+    assert sum((await committed_offsets(bootstrap, group)).values()) == 10
 
 
 async def test_a_reply_to_kafka_would_refuse_is_poison_at_once(

@@ -13,8 +13,9 @@ function, and the periodic committer. What may be committed is decided in
   before the partitions go;
 - after a crash of the fetch task, the partitions of the batch in hand are
   sought back to their first unfinished message before it starts again;
-- ``stop()`` does the same for every partition, then leaves the group; no wait
-  on the client outlasts ``graceful_timeout``.
+- records the client cannot read are handed out around (the readable ones)
+  and rejected as poison (:meth:`ConsumerLoop._around_unreadable`);
+- ``stop()`` leaves the group; no wait on the client outlasts ``graceful_timeout``.
 """
 
 from __future__ import annotations
@@ -116,11 +117,6 @@ class ConsumerLoop:
         self._crashed = asyncio.Event()
         #: Publishes of handlers that returned, whose messages finish once they are confirmed.
         self._unconfirmed: set[asyncio.Future[Any]] = set()
-
-    @property
-    def commits(self) -> bool:
-        """True when this consumer commits offsets (it belongs to a group)."""
-        return self.offsets.commits
 
     @property
     def healthy(self) -> bool:
@@ -264,7 +260,6 @@ class ConsumerLoop:
         consumer = self._consumer
         assert consumer is not None
         failures = 0
-        in_hand = self._in_hand
         while self.running:
             unreadable = None
             try:
@@ -277,39 +272,47 @@ class ConsumerLoop:
                 self._log(logging.WARNING, "%s: %s; fetching again in %.1fs", self.name, exc, delay)
                 await asyncio.sleep(delay)
                 continue
-            except UnreadableRecord as exc:  # what came before it first, then past it
-                batches, unreadable = exc.before, exc
+            except UnreadableRecord as exc:
+                batches, unreadable = {}, exc
             failures = 0
-            epoch = self.epoch
             if batches:
-                for tp, records in batches.items():
-                    if records:
-                        in_hand[tp] = records[0].offset
-                self._idle.clear()
-                try:
-                    await self._dispatch(self, batches)
-                finally:
-                    self._idle.set()
-                in_hand.clear()
-            if unreadable is not None and self.epoch == epoch:
-                self._reject_unreadable(unreadable)
+                await self._hand_out(batches)
+            if unreadable is not None:
+                await self._around_unreadable(unreadable)
             if time.monotonic() >= PACE.due:  # prefetched records come without a pause
                 await self.breathe()
 
-    def _reject_unreadable(self, unreadable: UnreadableRecord) -> None:
-        """A record that cannot even become a message is poison: logged once, finished."""
-        tp = unreadable.tp
-        self._log(
-            logging.ERROR,
-            "poison message rejected, moving on: topic=%s partition=%d offset=%d: %s",
-            tp.topic,
-            tp.partition,
-            unreadable.offset,
-            unreadable.reason,
-        )
+    async def _hand_out(self, batches: Batches) -> None:
+        in_hand = self._in_hand
+        for tp, records in batches.items():
+            if records:
+                in_hand[tp] = records[0].offset
+        self._idle.clear()
+        try:
+            await self._dispatch(self, batches)
+        finally:
+            self._idle.set()
+        in_hand.clear()
+
+    async def _around_unreadable(self, unreadable: UnreadableRecord) -> None:
+        """Hand out the readable records around the ones that cannot become messages,
+        in offset order; those are poison: logged once each, and finished."""
+        tp, epoch, why = unreadable.tp, self.epoch, unreadable.reason
         tracker = self.offsets.tracker(tp)
-        for each in range(unreadable.offset, unreadable.end):  # behind all delivered before
-            tracker.settle(each, Outcome.POISON, begun=False)
+        generation = tracker.generation
+        run: list[ConsumerRecord[bytes, bytes]] = []
+        for offset, record in [*unreadable.records, (-1, None)]:
+            if record is not None:
+                run.append(record)
+                continue
+            if run:
+                await self._hand_out({tp: run})
+                run = []
+            if self.epoch != epoch or tracker.generation != generation or offset < 0:
+                return  # revoked, stopping or rewound: it all comes again
+            where = f"topic={tp.topic} partition={tp.partition} offset={offset}"
+            self._log(logging.ERROR, "poison message rejected, moving on: %s: %s", where, why)
+            tracker.settle(offset, Outcome.POISON, begun=False)  # behind all delivered before
 
     async def breathe(self) -> None:
         """Let the event loop run (see :class:`topicflow._tasks.Pace`); the consume

@@ -34,30 +34,26 @@ class ConsumerStopped(Exception):
 
 
 class UnreadableRecord(Exception):
-    """``getmany`` met a record the client cannot read (a header key that is not UTF-8).
+    """``getmany`` met records the client cannot read (a header key that is not UTF-8).
 
-    ``offset`` is that record; ``end`` the first offset after it that can be read
-    (the client reads a record batch in order, so the records that follow the
-    bad one in its batch cannot be read either). The consumer is already
-    positioned at ``end``, and every other partition back where the last
-    ``getmany`` left it. ``before`` holds the records of its partition that came
-    before it in the failed fetch (read again).
+    ``records`` are the records of ``tp`` from where the last ``getmany`` left it
+    to the end of the bad records' batch, in offset order, each read again
+    (by the client, or from the batch's bytes): a record, or None for one that
+    cannot become a message. The consumer is positioned after them, and every
+    other partition back where the last ``getmany`` left it.
     """
 
     def __init__(
         self,
         tp: TopicPartition,
-        offset: int,
-        end: int,
+        records: Sequence[tuple[int, ConsumerRecord[bytes, bytes] | None]],
         reason: str,
-        before: Mapping[TopicPartition, Sequence[ConsumerRecord[bytes, bytes]]],
     ) -> None:
-        super().__init__(f"{tp.topic}[{tp.partition}]@{offset}: {reason}")
+        bad = [offset for offset, record in records if record is None]
+        super().__init__(f"{tp.topic}[{tp.partition}]@{bad}: {reason}")
         self.tp = tp
-        self.offset = offset
-        self.end = end
+        self.records = records
         self.reason = reason
-        self.before = before
 
 
 class RebalanceHandler(Protocol):

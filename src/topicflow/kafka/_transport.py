@@ -19,6 +19,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 import aiokafka
+from aiokafka import codec
 from aiokafka import errors as kafka_errors
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import (
@@ -29,6 +30,7 @@ from aiokafka.errors import (
     NoOffsetForPartitionError,
 )
 from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.protocol.fetch import FetchRequest
 from aiokafka.structs import ConsumerRecord, RecordMetadata, TopicPartition
 
 from topicflow.exceptions import (
@@ -42,7 +44,7 @@ from topicflow.kafka._futures import first_of
 from topicflow.kafka._options import ConnectionOptions, ConsumerSpec
 from topicflow.kafka._refusals import AuthRefusals, refused, untrusted
 from topicflow.kafka._seam import ConsumerStopped
-from topicflow.kafka._unreadable import read_past
+from topicflow.kafka._unreadable import parse_batch, read_past
 
 if TYPE_CHECKING:
     from topicflow.kafka._seam import ConsumerTransport, RebalanceHandler
@@ -341,6 +343,14 @@ class _Listener(aiokafka.ConsumerRebalanceListener):
         await self._handler.on_assigned(set(assigned))
 
 
+#: The record batch compression codecs of Kafka's attributes, as the client decodes them.
+_CODECS = {1: codec.gzip_decode, 2: codec.snappy_decode, 3: codec.lz4_decode, 4: codec.zstd_decode}
+
+
+def _decompress(kind: int, data: bytes) -> bytes:
+    return bytes(_CODECS[kind](data))
+
+
 class _AiokafkaConsumer:
     def __init__(
         self, transport: AiokafkaTransport, spec: ConsumerSpec, rebalance: RebalanceHandler
@@ -406,7 +416,7 @@ class _AiokafkaConsumer:
             batches = await consumer.getmany(timeout_ms=timeout_ms, max_records=max_records)
         except UnicodeDecodeError as exc:
             # A record aiokafka cannot read (it decodes header keys as UTF-8).
-            await read_past(consumer, exc, self.positions, self.seek)
+            await read_past(consumer, exc, self)
         except ConsumerStoppedError as exc:
             raise ConsumerStopped from exc
         except KafkaError as exc:
@@ -416,6 +426,43 @@ class _AiokafkaConsumer:
             if records:
                 following[tp] = records[-1].offset + 1
         return batches
+
+    async def rest_of_batch(
+        self, tp: TopicPartition, offset: int
+    ) -> tuple[list[tuple[int, ConsumerRecord[bytes, bytes] | None]], int]:
+        """The batch holding ``offset``, read from its bytes with one Fetch request to
+        the partition's leader (aiokafka cannot read past a bad header key)."""
+        client = self._consumer._client
+        leader = client.cluster.leader_for_partition(tp)
+        limit = 4 * 1024 * 1024
+        request = FetchRequest(0, 1, limit, 0, [(tp.topic, [(tp.partition, offset, limit)])])
+        try:
+            response = await client.send(leader, request)
+        except (KafkaError, AssertionError) as exc:
+            raise translate("getmany", exc, self.facts) from exc
+        data = b"".join(
+            bytes(answer[-1] or b"") for _, answers in response.topics for answer in answers
+        )
+        raw, end = parse_batch(data, offset, _decompress)
+        records: list[tuple[int, ConsumerRecord[bytes, bytes] | None]] = []
+        for at, stamp, kind, key, value, headers in raw:
+            record = None
+            if headers is not None:
+                record = ConsumerRecord(
+                    tp.topic,
+                    tp.partition,
+                    at,
+                    stamp,
+                    kind,
+                    key,
+                    value,
+                    None,
+                    len(key) if key is not None else -1,
+                    len(value) if value is not None else -1,
+                    headers,
+                )
+            records.append((at, record))
+        return records, end
 
     async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
         if self._consumer is None:

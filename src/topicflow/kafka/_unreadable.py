@@ -3,17 +3,21 @@
 aiokafka decodes header keys as UTF-8 while it reads a fetched batch, so a
 record with any other key (any producer can write one) fails the whole
 ``getmany()``: the records read before it in that call, of every partition,
-are dropped with it, and every later fetch fails on it again. The consumer
-transport calls :func:`read_past`, which puts back what the failed call
-dropped, reads again, one at a time, the records of the failing partition up
-to the bad one, and finds the first offset after it that can be read; the
-fetch loop then hands those records out and rejects the rest as poison.
+are dropped with it, and every later fetch fails on it again; the records
+after it in its batch cannot be reached through the client at all. The
+consumer transport calls :func:`read_past`, which puts back what the failed
+call dropped, reads again through the client, one at a time, the records of
+the failing partition up to the bad one, and reads the rest of the bad one's
+batch from its bytes (:func:`parse_batch`, Kafka's record batch format v2).
+The fetch loop then hands out the readable records and rejects the others as
+poison, in offset order.
 """
 
 from __future__ import annotations
 
 import inspect
-from typing import TYPE_CHECKING, Any, NoReturn
+import struct
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from topicflow.exceptions import KafkaUnavailableError
 from topicflow.kafka._seam import UnreadableRecord
@@ -23,93 +27,147 @@ if TYPE_CHECKING:
 
     from topicflow.kafka._transport import ConsumerRecord, TopicPartition
 
-__all__ = ["read_past"]
+__all__ = ["RawRecord", "Rereader", "parse_batch", "read_past"]
 
 #: How long one re-read may wait for the cluster, in milliseconds.
 _READ_AGAIN_MS = 10_000
 
+#: One record of a batch read from its bytes: offset, timestamp, timestamp type, key,
+#: value, headers; headers None when a header key is not UTF-8.
+RawRecord = tuple[int, int, int, bytes | None, bytes | None, list[tuple[str, bytes]] | None]
 
-async def read_past(
-    consumer: Any,
-    exc: UnicodeDecodeError,
-    positions: dict[TopicPartition, int],
-    seek: Callable[[TopicPartition, int], None],
-) -> NoReturn:
+
+class Rereader(Protocol):
+    """What :func:`read_past` needs of the consumer transport."""
+
+    #: Per partition, the offset after the last record handed out.
+    positions: dict[TopicPartition, int]
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        """Move the consumer (and keep ``positions`` true)."""
+
+    async def rest_of_batch(
+        self, tp: TopicPartition, offset: int
+    ) -> tuple[list[tuple[int, ConsumerRecord[bytes, bytes] | None]], int]:
+        """The records of the batch holding ``offset``, from it on, read from the
+        batch's bytes (None for one that cannot become a message), and the offset
+        after the batch."""
+
+
+async def read_past(consumer: Any, exc: UnicodeDecodeError, owner: Rereader) -> NoReturn:
     """After ``exc`` failed a ``getmany()`` of aiokafka's ``consumer``: raise
-    UnreadableRecord, the consumer positioned past the bad records.
+    UnreadableRecord with the records of the failing partition up to the end of
+    the bad record's batch, the consumer positioned after them.
 
-    ``positions``: per partition, the offset after the last record handed out;
-    ``seek`` moves the consumer (and keeps ``positions`` true). When aiokafka's
-    state does not show which record failed, ``exc`` itself is raised: the
-    fetch task is restarted and, failing again, given up.
+    When aiokafka's state does not show which record failed, ``exc`` itself is
+    raised: the fetch task is restarted and, failing again, given up.
     """
     found = _unreadable_at(consumer)
     if found is None:
         raise exc
     tp, offset = found
     # Partitions drained before the failing one lost their records with the call.
-    for other, position in list(positions.items()):
+    for other, position in list(owner.positions.items()):
         if other != tp:
-            seek(other, position)
+            owner.seek(other, position)
     start = await consumer.position(tp)  # not moved: the call failed on this partition
-    seek(tp, start)
-    before: list[ConsumerRecord[bytes, bytes]] = []
+    owner.seek(tp, start)
+    records: list[tuple[int, ConsumerRecord[bytes, bytes] | None]] = []
     while start < offset:  # one at a time, so that no call reaches the bad record
         try:
             batch = await consumer.getmany(tp, timeout_ms=_READ_AGAIN_MS, max_records=1)
         except UnicodeDecodeError:
             break  # the next one is the bad record (a compacted gap came first)
         if not batch.get(tp):
-            seek(tp, start)
+            owner.seek(tp, start)
             raise KafkaUnavailableError(
                 f"re-reading {tp.topic}[{tp.partition}] from offset {start} got nothing "
                 f"within {_READ_AGAIN_MS} ms",
                 bootstrap_servers="",
             ) from exc
-        before.extend(batch[tp])
-        start = before[-1].offset + 1
-    offset = max(start, offset)
-    end = await _first_readable(consumer, seek, tp, offset)
-    seek(tp, end)
+        records.extend((record.offset, record) for record in batch[tp])
+        start = records[-1][0] + 1
+    rest, end = await owner.rest_of_batch(tp, max(start, offset))
+    owner.seek(tp, end)
     bad = exc.object[:40] if isinstance(exc.object, bytes) else b""
     reason = f"the record cannot be read: a header key is not valid UTF-8 ({bad!r})"
-    if end - offset > 1:
-        reason += (
-            f" (and offsets {offset + 1}-{end - 1}, which follow it in its record batch and "
-            "cannot be read either)"
-        )
-    raise UnreadableRecord(tp, offset, end, reason, {tp: before} if before else {}) from exc
+    raise UnreadableRecord(tp, [*records, *rest], reason) from exc
 
 
-async def _first_readable(
-    consumer: Any, seek: Callable[[TopicPartition, int], None], tp: TopicPartition, bad: int
-) -> int:
-    """The first offset after the unreadable record at ``bad`` that the client can
-    read. It decodes a batch from its start, so the rest of the bad record's batch
-    fails too: probe further and further, then halve the gap (a few fetches)."""
-    end = (await consumer.end_offsets([tp]))[tp]
+def parse_batch(
+    data: bytes, offset: int, decompress: Callable[[int, bytes], bytes]
+) -> tuple[list[RawRecord], int]:
+    """The records, from ``offset`` on, of the record batch in ``data`` (a fetch
+    answer's bytes) that holds ``offset``, and the offset after that batch.
 
-    async def readable(offset: int) -> bool:
-        if offset >= end:
-            return True  # nothing written there yet: nothing that fails
-        seek(tp, offset)
-        try:
-            await consumer.getmany(tp, timeout_ms=_READ_AGAIN_MS, max_records=1)
-        except UnicodeDecodeError:
-            return False
-        return True
+    Kafka's record batch v2: a 61-byte header (base offset, length, leader
+    epoch, magic, crc, attributes, last offset delta, base and max timestamps,
+    producer id and epoch, base sequence, record count), then the records,
+    compressed as the attributes say. Control batches (transaction markers)
+    give no records. Without such a batch in ``data``: no records, and the
+    offset after ``offset``.
+    """
+    pos = 0
+    while pos + 61 <= len(data):
+        base, length = struct.unpack_from(">qi", data, pos)
+        after = pos + 12 + length
+        attributes, last_delta, base_time, max_time = struct.unpack_from(">hiqq", data, pos + 21)
+        if after > len(data) or not base <= offset <= base + last_delta:
+            pos = after
+            continue
+        if attributes & 0x20:
+            return [], base + last_delta + 1
+        (count,) = struct.unpack_from(">i", data, pos + 57)
+        body = data[pos + 61 : after]
+        if attributes & 0x07:
+            body = decompress(attributes & 0x07, body)
+        log_append_time = bool(attributes & 0x08)
+        records = []
+        at = 0
+        for _ in range(count):
+            size, at = _varint(body, at)
+            end = at + size
+            at += 1  # the record's attributes: unused
+            time_delta, at = _varint(body, at)
+            delta, at = _varint(body, at)
+            key, at = _bytes(body, at)
+            value, at = _bytes(body, at)
+            headers: list[tuple[str, bytes]] | None = []
+            count_headers, at = _varint(body, at)
+            for _ in range(count_headers):
+                name, at = _bytes(body, at)
+                header, at = _bytes(body, at)
+                try:
+                    if headers is not None:
+                        headers.append(((name or b"").decode(), header or b""))
+                except UnicodeDecodeError:
+                    headers = None
+            at = end
+            if base + delta >= offset:
+                stamp = max_time if log_append_time else base_time + time_delta
+                records.append((base + delta, stamp, int(log_append_time), key, value, headers))
+        return records, base + last_delta + 1
+    return [], offset + 1
 
-    unreadable, step = bad, 1
-    while not await readable(bad + step):
-        unreadable, step = bad + step, step * 2
-    first = bad + step
-    while first - unreadable > 1:
-        middle = (unreadable + first) // 2
-        if await readable(middle):
-            first = middle
-        else:
-            unreadable = middle
-    return first
+
+def _varint(data: bytes, at: int) -> tuple[int, int]:
+    """A zigzag varint at ``at``: its value and the position after it."""
+    shift = result = 0
+    while True:
+        byte = data[at]
+        at += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return (result >> 1) ^ -(result & 1), at
+        shift += 7
+
+
+def _bytes(data: bytes, at: int) -> tuple[bytes | None, int]:
+    """A varint-length byte string (-1: null) at ``at``, and the position after it."""
+    size, at = _varint(data, at)
+    if size < 0:
+        return None, at
+    return bytes(data[at : at + size]), at + size
 
 
 def _unreadable_at(consumer: Any) -> tuple[TopicPartition, int] | None:
