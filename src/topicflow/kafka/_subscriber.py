@@ -166,16 +166,12 @@ class Subscriber:
         """Register a handler (its signature is compiled now).
 
         Called more than once, a subscriber holds several handlers; each message
-        goes to the first whose ``filter(msg)`` is true (no filter: always).
+        goes to the first whose ``filter(msg)`` is true (no filter: always), in
+        registration order: a handler registered after one without a filter is
+        never chosen (as in FastStream).
         """
         if func is None:
             return functools.partial(self.__call__, filter=filter)
-        if self._handlers and self._handlers[-1].filter is None:
-            raise SetupError(
-                f"{self!r} already has the catch-all handler "
-                f"{self._handlers[-1].plan.func.__qualname__}; give the earlier handlers a "
-                "filter= (the handler without one goes last), or use another subscriber"
-            )
         plan = compile_handler(func)
         defined = self._path_regex.groupindex if self._path_regex else {}
         missing = sorted(set(plan.path_names) - set(defined))
