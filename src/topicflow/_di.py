@@ -59,7 +59,7 @@ from topicflow._spec import CallKind, State, solver, spec_of
 from topicflow.exceptions import SetupError
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Iterable, Sequence
+    from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 
     from topicflow._body import Reader
     from topicflow._context import ContextRepo
@@ -129,14 +129,20 @@ class BatchPlan:
     extract_records: Callable[[Sequence[Any]], list[Any]] | None = None
 
 
-def compile_handler(func: Callable[..., Any]) -> HandlerPlan:
-    """Analyse ``func``'s signature once and build its call plan."""
-    hints, params = signature_of(func)
+def compile_handler(
+    func: Callable[..., Any], localns: Mapping[str, Any] | None = None
+) -> HandlerPlan:
+    """Analyse ``func``'s signature once and build its call plan.
+
+    ``localns``: the registering frame's locals, for annotations naming classes
+    defined there (see :func:`topicflow._resolvers.signature_of`).
+    """
+    hints, params = signature_of(func, localns)
     args: list[Arg] = []
     body_params: list[tuple[str, Any, Any]] = []
     for param in params:
         annotation, marker = split_annotation(hints.get(param.name, Any), param.default)
-        arg = param_arg(param.name, annotation, marker)
+        arg = param_arg(param.name, annotation, marker, localns)
         if arg is None:
             default = ... if param.default is param.empty else param.default
             body_params.append((param.name, annotation, default))
@@ -180,9 +186,11 @@ def compile_handler(func: Callable[..., Any]) -> HandlerPlan:
     )
 
 
-def compile_batch_handler(func: Callable[..., Any]) -> BatchPlan:
+def compile_batch_handler(
+    func: Callable[..., Any], localns: Mapping[str, Any] | None = None
+) -> BatchPlan:
     """Plan a batch handler: exactly one parameter, annotated ``list[T]`` (or unannotated)."""
-    hints, params = signature_of(func)
+    hints, params = signature_of(func, localns)
     if len(params) != 1:
         raise SetupError(
             f"batch handler {qualname(func)} must take exactly one parameter, the list of "

@@ -12,6 +12,7 @@ import asyncio
 import functools
 import logging
 import re
+import sys
 import time
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -172,7 +173,8 @@ class Subscriber:
         """
         if func is None:
             return functools.partial(self.__call__, filter=filter)
-        plan = compile_handler(func)
+        # The registering frame's locals: annotations may name classes defined there.
+        plan = compile_handler(func, sys._getframe(1).f_locals)
         defined = self._path_regex.groupindex if self._path_regex else {}
         missing = sorted(set(plan.path_names) - set(defined))
         if missing and self._path_regex is None:
