@@ -8,6 +8,7 @@ partition's offset is committed only up to the messages that are finished.
 from __future__ import annotations
 
 from topicflow.ack import AckPolicy
+from topicflow.annotations import ContextRepo, Logger
 from topicflow.app import App
 from topicflow.exceptions import (
     AckMessage,
@@ -31,9 +32,12 @@ from topicflow.exceptions import (
     WaitTimeout,
 )
 from topicflow.middlewares import BaseMiddleware
-from topicflow.params import Context, Depends, Header, Path
+from topicflow.params import Context, Depends, Header, NoCast, Path
 from topicflow.response import Response
 from topicflow.testing import TestApp
+
+FastStream = App
+"""FastStream's name of :class:`App`, so that ``from topicflow import FastStream`` works."""
 
 __version__ = "0.1.0.dev0"
 
@@ -44,8 +48,10 @@ __all__ = [
     "BaseMiddleware",
     "CommitError",
     "Context",
+    "ContextRepo",
     "DecodeError",
     "Depends",
+    "FastStream",
     "FetchError",
     "HandlerException",
     "Header",
@@ -54,7 +60,9 @@ __all__ = [
     "KafkaCertificateError",
     "KafkaConnectTimeout",
     "KafkaUnavailableError",
+    "Logger",
     "NackMessage",
+    "NoCast",
     "Path",
     "PublishError",
     "PublishTimeout",

@@ -16,6 +16,7 @@ raises SetupError, at registration.
 from __future__ import annotations
 
 import inspect
+import logging
 from typing import TYPE_CHECKING, Annotated, Any, get_args, get_origin, get_type_hints
 
 from pydantic import TypeAdapter, ValidationError
@@ -24,7 +25,14 @@ from topicflow._body import BODY_ERRORS, decode_error, read_any, where
 from topicflow._context import MISSING
 from topicflow._spec import UNSET, Arg, solver, spec_of
 from topicflow.exceptions import DecodeError, SetupError
-from topicflow.params import ContextMarker, DependsMarker, HeaderMarker, Marker, PathMarker
+from topicflow.params import (
+    ContextMarker,
+    DependsMarker,
+    HeaderMarker,
+    Marker,
+    NoCastMarker,
+    PathMarker,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
@@ -78,6 +86,9 @@ def param_arg(
     """How to get one parameter, or None for a body parameter."""
     if isinstance(annotation, type) and getattr(annotation, MESSAGE_MARK, False):
         return Arg(name, _the_message)
+    if marker is None and isinstance(annotation, type) and issubclass(annotation, logging.Logger):
+        # A logger is never a body field: ``logger: logging.Logger`` means the broker's.
+        return Arg(name, _context_value("logger", None))
     if isinstance(marker, DependsMarker):
         spec = compile_dependency(marker, localns)
         return Arg(
@@ -279,6 +290,8 @@ def split_annotation(annotation: Any, default: Any) -> tuple[Any, Any]:
     markers = (Marker, DependsMarker)
     if get_origin(annotation) is Annotated:
         base, *extras = get_args(annotation)
+        if any(isinstance(extra, NoCastMarker) for extra in extras):
+            base = Any
         for extra in extras:
             if isinstance(extra, markers):
                 return base, extra

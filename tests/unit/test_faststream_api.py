@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Annotated
+
+import topicflow.context
+from topicflow import App, Context, ContextRepo, FastStream, Header, Logger, NoCast
 from topicflow.kafka import KafkaBroker, KafkaMessage, TestKafkaBroker
+from topicflow.params import NoCastMarker
 
 ADDRESS = "in-memory:9092"
 
@@ -43,3 +49,50 @@ async def test_handlers_are_tried_in_registration_order() -> None:
         await br.publish("a", "t", headers={"type": "x"})
         await br.publish("b", "t")
     assert seen == ["x", "rest"]
+
+
+async def test_logger_annotations_give_the_brokers_logger_not_a_body_field() -> None:
+    log = logging.getLogger("svc")
+    broker = KafkaBroker(ADDRESS, logger=log)
+    got: list[tuple[str, object, object]] = []
+
+    @broker.subscriber("t")
+    async def handle(body: str, logger: Logger, plain: logging.Logger) -> None:
+        got.append((body, logger, plain))
+
+    async with TestKafkaBroker(broker) as br:
+        await br.publish("hi", "t")
+    assert got == [("hi", log, log)]
+
+
+async def test_context_repo_annotation_gives_the_brokers_context() -> None:
+    broker = KafkaBroker(ADDRESS)
+    broker.context.set_global("answer", 42)
+    got: list[object] = []
+
+    @broker.subscriber("t")
+    async def handle(body: str, context: ContextRepo) -> None:
+        got.append(context.get("answer"))
+
+    async with TestKafkaBroker(broker) as br:
+        await br.publish("hi", "t")
+    assert got == [42]
+
+
+async def test_nocast_passes_a_value_as_decoded() -> None:
+    broker = KafkaBroker(ADDRESS)
+    got: list[object] = []
+
+    @broker.subscriber("t")
+    async def handle(n: NoCast[int], tag: Annotated[str, Header(), NoCastMarker()]) -> None:
+        got.append((n, tag))
+
+    async with TestKafkaBroker(broker) as br:
+        await br.publish("not a number", "t", headers={"tag": "x"})
+    assert got == [("not a number", "x")]
+
+
+def test_faststream_names_import_from_topicflow() -> None:
+    assert FastStream is App
+    assert topicflow.context.Context is Context
+    assert topicflow.context.ContextRepo is type(KafkaBroker().context)

@@ -8,10 +8,13 @@ import pytest
 
 MODULES = [
     "topicflow",
+    "topicflow.annotations",
     "topicflow.asyncapi",
+    "topicflow.context",
     "topicflow.exceptions",
     "topicflow.kafka",
     "topicflow.kafka.broker",
+    "topicflow.params",
     "topicflow.security",
 ]
 
