@@ -98,12 +98,17 @@ class HandlerPlan:
         decoder: Callable[[KafkaMessage], Awaitable[Any]] | None = None,
         dependencies: Iterable[Any] = (),
         context: ContextRepo | None = None,
+        apply_types: bool = True,
     ) -> Callable[[KafkaMessage], Awaitable[Any]]:
         """The call to use at run time, given settings resolved at start.
 
         ``dependencies`` run before the handler's own arguments are built,
         outermost first; ``context`` serves its ``Context(...)`` parameters.
+        Without ``apply_types`` the handler gets the decoded body alone, and
+        ``dependencies`` do not run.
         """
+        if not apply_types:
+            return _untyped_call(self.func, decoder)
         extra = tuple(compile_dependency(d) for d in dependencies)
         if decoder is None and not extra and self._fast:
             return self.call
@@ -284,6 +289,22 @@ def _general_call(
             return await run(State(msg, context, stack))
 
     return call_with_stack
+
+
+def _untyped_call(
+    func: Callable[..., Any], decoder: Callable[[KafkaMessage], Awaitable[Any]] | None
+) -> Callable[[KafkaMessage], Awaitable[Any]]:
+    """``func`` called with the decoded body (the decoder's, else by content type), as is."""
+    target = _as_async(func)
+
+    async def call(msg: KafkaMessage) -> Any:
+        try:
+            body = await (decoder(msg) if decoder is not None else msg.decode())
+        except BODY_ERRORS as exc:
+            raise decode_error(msg, exc) from exc
+        return await target(body)
+
+    return call
 
 
 def _as_async(func: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
+import pytest
+
 import topicflow.context
-from topicflow import App, Context, ContextRepo, FastStream, Header, Logger, NoCast
+from topicflow import App, Context, ContextRepo, FastStream, Header, Logger, NoCast, SetupError
 from topicflow.kafka import KafkaBroker, KafkaMessage, TestKafkaBroker
 from topicflow.params import NoCastMarker
 
@@ -96,3 +98,56 @@ def test_faststream_names_import_from_topicflow() -> None:
     assert FastStream is App
     assert topicflow.context.Context is Context
     assert topicflow.context.ContextRepo is type(KafkaBroker().context)
+
+
+async def test_apply_types_false_hands_the_decoded_body_unvalidated() -> None:
+    broker = KafkaBroker(ADDRESS, apply_types=False)
+    got: list[object] = []
+
+    @broker.subscriber("t")
+    async def handle(body: int) -> None:  # the annotation is not applied
+        got.append(body)
+
+    async with TestKafkaBroker(broker) as br:
+        await br.publish({"a": 1}, "t")
+        await br.publish("text", "t")
+    assert got == [{"a": 1}, "text"]
+
+
+async def test_consumer_only_broker_consumes_and_refuses_to_publish() -> None:
+    producer = KafkaBroker(ADDRESS)
+    broker = KafkaBroker(ADDRESS, consumer_only=True)
+    got: list[str] = []
+
+    @broker.subscriber("t")
+    async def handle(body: str) -> None:
+        got.append(body)
+
+    async with TestKafkaBroker(broker) as br, TestKafkaBroker(producer) as pub:
+        await pub.publish("hi", "t")
+        assert got == ["hi"]
+        with pytest.raises(SetupError, match="consumer_only=True"):
+            await br.publish("x", "t")
+
+
+def test_every_faststream_kafka_broker_option_is_accepted() -> None:
+    broker = KafkaBroker(
+        ADDRESS,
+        client_rack="rack-1",
+        consumer_only=False,
+        allow_auto_create_topics=False,
+        key_serializer=lambda key: bytes(key),
+        value_serializer=lambda value: bytes(value),
+        partitioner=lambda key, all_partitions, available: all_partitions[0],
+        transaction_timeout_ms=30_000,
+        sasl_kerberos_service_name="kafka",
+        sasl_kerberos_domain_name=None,
+        sasl_oauth_token_provider=None,
+        loop=None,
+        protocol="kafka",
+        protocol_version="auto",
+        apply_types=True,
+        context=None,
+    )
+    assert broker.options.consumer == {"client_rack": "rack-1"}
+    broker.subscriber("t", client_rack="rack-2")  # a subscriber may set its own

@@ -1,9 +1,7 @@
 """What every subscriber kind shares: handlers, settings resolved at start, the
 pipeline, the consumer loops' lifecycle, in-order dispatch, and consuming without
-a handler (``get_one``).
-
-The kinds themselves, each one small dispatch function, are in ``subscriber.py``;
-the pipeline a message goes through is built in ``_pipeline.py``.
+a handler (``get_one``). The kinds themselves, each one small dispatch function,
+are in ``subscriber.py``; the pipeline is built in ``_pipeline.py``.
 """
 
 from __future__ import annotations
@@ -221,7 +219,10 @@ class Subscriber:
             )
             if hasattr(handler.plan, "bind"):
                 handler.call = handler.plan.bind(
-                    decoder=decode, dependencies=dependencies, context=runtime.context
+                    decoder=decode,
+                    dependencies=dependencies,
+                    context=runtime.context,
+                    apply_types=runtime.apply_types,
                 )
         self._failures = Failures(
             repr(self), self._policy, runtime.logger, runtime.access_level(), config.group_id

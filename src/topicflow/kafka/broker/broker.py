@@ -10,6 +10,7 @@ from topicflow._context import ContextRepo
 from topicflow._tasks import Backoff, Supervision
 from topicflow.ack import AckPolicy
 from topicflow.exceptions import SetupError, SubscriberFailed
+from topicflow.kafka._consumer_only import ConsumerOnly
 from topicflow.kafka._runtime import Runtime
 from topicflow.kafka._transport import AiokafkaTransport, ConnectionOptions
 from topicflow.kafka.broker._publishing import Publishing
@@ -62,7 +63,20 @@ class KafkaBroker(KafkaRegistrator, Publishing):
         routers: routers to include.
         logger: where the framework logs; ``None`` silences it.
         log_level: the level of per-message log lines.
-        description, tags, specification_url: for the AsyncAPI document.
+        description, tags, specification_url, protocol, protocol_version: for the
+            AsyncAPI document.
+        client_rack: the rack of every consumer (for fetching from the closest
+            replica); a subscriber's ``client_rack`` wins.
+        consumer_only: no producer is started; publishing (also replies and
+            ``@publisher`` results) raises ``SetupError``.
+        allow_auto_create_topics: ``False``: a subscriber's start does not ask the
+            cluster to create a missing topic.
+        apply_types: ``False`` (as in FastStream): each handler is called with the
+            decoded body alone, neither validated nor with dependencies injected.
+        context: the :class:`~topicflow.context.ContextRepo` to use (a new one by
+            default).
+        loop: accepted for FastStream's signature and ignored (asyncio's running
+            loop is used).
 
     The other arguments are the aiokafka producer and client settings of the
     same names, passed on unchanged.
@@ -77,14 +91,25 @@ class KafkaBroker(KafkaRegistrator, Publishing):
         metadata_max_age_ms: int = 300_000,
         connections_max_idle_ms: int = 540_000,
         client_id: str | None = None,
+        client_rack: str | None = None,
+        consumer_only: bool = False,
+        allow_auto_create_topics: bool = True,
         acks: Literal[0, 1, -1, "all"] = "all",
+        key_serializer: Callable[[Any], bytes] | None = None,
+        value_serializer: Callable[[Any], bytes] | None = None,
         compression_type: Literal["gzip", "snappy", "lz4", "zstd"] | None = None,
         max_batch_size: int = 16_384,
         linger_ms: int = 0,
         max_request_size: int = 1_048_576,
+        partitioner: Callable[..., Any] | None = None,
         enable_idempotence: bool = True,
         transactional_id: str | None = None,
+        transaction_timeout_ms: int = 60_000,
         security: BaseSecurity | None = None,
+        sasl_kerberos_service_name: str = "kafka",
+        sasl_kerberos_domain_name: str | None = None,
+        sasl_oauth_token_provider: Any = None,
+        loop: Any = None,
         graceful_timeout: float = 15.0,
         ack_policy: AckPolicy = AckPolicy.ACK,
         nack_backoff: Backoff | None = None,
@@ -99,6 +124,10 @@ class KafkaBroker(KafkaRegistrator, Publishing):
         description: str | None = None,
         tags: Iterable[Any] = (),
         specification_url: str | None = None,
+        protocol: str | None = None,
+        protocol_version: str | None = "auto",
+        apply_types: bool = True,
+        context: ContextRepo | None = None,
     ) -> None:
         servers = (
             bootstrap_servers if isinstance(bootstrap_servers, str) else list(bootstrap_servers)
@@ -115,7 +144,19 @@ class KafkaBroker(KafkaRegistrator, Publishing):
             "max_request_size": max_request_size,
             "enable_idempotence": enable_idempotence,
             "transactional_id": transactional_id,
+            "transaction_timeout_ms": transaction_timeout_ms,
         }
+        given = {"key_serializer": key_serializer, "value_serializer": value_serializer}
+        producer.update({k: v for k, v in given.items() if v is not None})
+        if partitioner is not None:
+            producer["partitioner"] = partitioner
+        extra: dict[str, Any] = {}
+        if sasl_kerberos_service_name != "kafka":
+            extra["sasl_kerberos_service_name"] = sasl_kerberos_service_name
+        if sasl_kerberos_domain_name is not None:
+            extra["sasl_kerberos_domain_name"] = sasl_kerberos_domain_name
+        if sasl_oauth_token_provider is not None:
+            extra["sasl_oauth_token_provider"] = sasl_oauth_token_provider
         self.options = ConnectionOptions(
             bootstrap_servers=servers,
             client_id=client_id,
@@ -125,6 +166,10 @@ class KafkaBroker(KafkaRegistrator, Publishing):
             connections_max_idle_ms=connections_max_idle_ms,
             producer=producer,
             security=security,
+            consumer={"client_rack": client_rack} if client_rack is not None else {},
+            consumer_only=consumer_only,
+            allow_auto_create_topics=allow_auto_create_topics,
+            extra=extra,
         )
         self.security = security
         super().__init__(
@@ -143,8 +188,12 @@ class KafkaBroker(KafkaRegistrator, Publishing):
         self.description = description
         self.tags = tuple(tags)
         self.specification_url = specification_url
+        self.protocol = protocol
+        self.protocol_version = protocol_version
+        #: False: handlers get the decoded body alone, neither validated nor injected.
+        self.apply_types = apply_types
         #: Named values for ``Context(...)`` parameters and middlewares.
-        self.context = ContextRepo()
+        self.context = context if context is not None else ContextRepo()
         self.context.set_global("broker", self)
         self.context.set_global("logger", logger)
         self._runtime = Runtime(
@@ -158,6 +207,7 @@ class KafkaBroker(KafkaRegistrator, Publishing):
             graceful_timeout=graceful_timeout,
             nack_backoff=self.nack_backoff,
             supervision=self.supervision,
+            apply_types=apply_types,
         )
         self._transport: Transport | None = None
         self._observer: Observer | None = None
@@ -253,6 +303,8 @@ class KafkaBroker(KafkaRegistrator, Publishing):
             observer = self._observer
             make = self._make_transport
             transport = observer.transport(make) if observer is not None else make()
+            if self.options.consumer_only:
+                transport = ConsumerOnly(transport)
             await transport.connect()
             self._transport = transport
             self._failure = None
