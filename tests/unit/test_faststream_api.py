@@ -9,6 +9,20 @@ import pytest
 
 import topicflow.context
 from topicflow import App, Context, ContextRepo, FastStream, Header, Logger, NoCast, SetupError
+from topicflow.exceptions import (
+    ContextError,
+    FastStreamException,
+    FeatureNotSupportedException,
+    HandlerException,
+    IgnoredException,
+    IncorrectState,
+    SkipMessage,
+    StartupValidationError,
+    StopApplication,
+    StopConsume,
+    SubscriberNotFound,
+    TopicflowError,
+)
 from topicflow.kafka import KafkaBroker, KafkaMessage, TestKafkaBroker
 from topicflow.params import NoCastMarker
 
@@ -151,3 +165,34 @@ def test_every_faststream_kafka_broker_option_is_accepted() -> None:
     )
     assert broker.options.consumer == {"client_rack": "rack-1"}
     broker.subscriber("t", client_rack="rack-2")  # a subscriber may set its own
+
+
+async def test_skip_message_finishes_the_message_without_an_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    broker = KafkaBroker(ADDRESS)
+    seen: list[str] = []
+
+    @broker.subscriber("t", group_id="g")
+    async def handle(body: str) -> None:
+        seen.append(body)
+        if body == "skip":
+            raise SkipMessage
+
+    async with TestKafkaBroker(broker) as br:
+        await br.publish("skip", "t")
+        await br.publish("next", "t")
+    assert seen == ["skip", "next"]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_faststream_exception_names_catch_topicflow_errors() -> None:
+    assert FastStreamException is TopicflowError
+    assert issubclass(SkipMessage, HandlerException)
+    assert issubclass(HandlerException, IgnoredException)
+    assert issubclass(StopConsume, IgnoredException)
+    assert issubclass(StopApplication, SystemExit)
+    assert issubclass(ContextError, KeyError)
+    assert issubclass(FeatureNotSupportedException, NotImplementedError)
+    for exc in (SubscriberNotFound, IncorrectState, StartupValidationError):
+        assert issubclass(exc, TopicflowError)
