@@ -196,3 +196,29 @@ def test_faststream_exception_names_catch_topicflow_errors() -> None:
     assert issubclass(FeatureNotSupportedException, NotImplementedError)
     for exc in (SubscriberNotFound, IncorrectState, StartupValidationError):
         assert issubclass(exc, TopicflowError)
+
+
+async def test_kafka_annotations_give_the_message_and_the_broker() -> None:
+    import topicflow.kafka.annotations as ka
+
+    broker = KafkaBroker(ADDRESS)
+    got: list[object] = []
+
+    @broker.subscriber("t")
+    async def handle(body: str, msg: ka.KafkaMessage, br: ka.KafkaBroker) -> None:
+        got.append((body, msg.topic, br))
+
+    async with TestKafkaBroker(broker) as br:
+        await br.publish("hi", "t")
+    assert got == [("hi", "t", broker)]
+
+
+def test_faststream_kafka_names_import_from_topicflow_kafka() -> None:
+    from topicflow.kafka import KafkaPublishCommand, KafkaPublishMessage, KafkaResponse, TestApp
+    from topicflow.kafka.exceptions import BatchBufferOverflowException
+    from topicflow.kafka.response import KafkaPublishCommand as Command
+
+    assert KafkaPublishMessage is KafkaResponse
+    assert KafkaPublishCommand is Command
+    assert TestApp is topicflow.TestApp
+    assert BatchBufferOverflowException(3).message_position == 3

@@ -13,7 +13,10 @@ MODULES = [
     "topicflow.context",
     "topicflow.exceptions",
     "topicflow.kafka",
+    "topicflow.kafka.annotations",
     "topicflow.kafka.broker",
+    "topicflow.kafka.exceptions",
+    "topicflow.kafka.response",
     "topicflow.params",
     "topicflow.security",
 ]
