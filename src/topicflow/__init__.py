@@ -8,13 +8,19 @@ partition's offset is committed only up to the messages that are finished.
 from __future__ import annotations
 
 from topicflow.ack import AckPolicy
+from topicflow.annotations import ContextRepo, Logger
 from topicflow.app import App
 from topicflow.exceptions import (
     AckMessage,
     CommitError,
+    ContextError,
     DecodeError,
+    FastStreamException,
+    FeatureNotSupportedException,
     FetchError,
     HandlerException,
+    IgnoredException,
+    IncorrectState,
     KafkaAuthenticationError,
     KafkaAuthorizationError,
     KafkaCertificateError,
@@ -26,14 +32,22 @@ from topicflow.exceptions import (
     RejectMessage,
     RequestTimeout,
     SetupError,
+    SkipMessage,
+    StartupValidationError,
+    StopApplication,
+    StopConsume,
     SubscriberFailed,
+    SubscriberNotFound,
     TopicflowError,
     WaitTimeout,
 )
 from topicflow.middlewares import BaseMiddleware
-from topicflow.params import Context, Depends, Header, Path
+from topicflow.params import Context, Depends, Header, NoCast, Path
 from topicflow.response import Response
 from topicflow.testing import TestApp
+
+FastStream = App
+"""FastStream's name of :class:`App`, so that ``from topicflow import FastStream`` works."""
 
 __version__ = "0.1.0.dev0"
 
@@ -44,17 +58,26 @@ __all__ = [
     "BaseMiddleware",
     "CommitError",
     "Context",
+    "ContextError",
+    "ContextRepo",
     "DecodeError",
     "Depends",
+    "FastStream",
+    "FastStreamException",
+    "FeatureNotSupportedException",
     "FetchError",
     "HandlerException",
     "Header",
+    "IgnoredException",
+    "IncorrectState",
     "KafkaAuthenticationError",
     "KafkaAuthorizationError",
     "KafkaCertificateError",
     "KafkaConnectTimeout",
     "KafkaUnavailableError",
+    "Logger",
     "NackMessage",
+    "NoCast",
     "Path",
     "PublishError",
     "PublishTimeout",
@@ -62,7 +85,12 @@ __all__ = [
     "RequestTimeout",
     "Response",
     "SetupError",
+    "SkipMessage",
+    "StartupValidationError",
+    "StopApplication",
+    "StopConsume",
     "SubscriberFailed",
+    "SubscriberNotFound",
     "TestApp",
     "TopicflowError",
     "WaitTimeout",

@@ -59,7 +59,7 @@ from topicflow._spec import CallKind, State, solver, spec_of
 from topicflow.exceptions import SetupError
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Iterable, Sequence
+    from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 
     from topicflow._body import Reader
     from topicflow._context import ContextRepo
@@ -98,12 +98,17 @@ class HandlerPlan:
         decoder: Callable[[KafkaMessage], Awaitable[Any]] | None = None,
         dependencies: Iterable[Any] = (),
         context: ContextRepo | None = None,
+        apply_types: bool = True,
     ) -> Callable[[KafkaMessage], Awaitable[Any]]:
         """The call to use at run time, given settings resolved at start.
 
         ``dependencies`` run before the handler's own arguments are built,
         outermost first; ``context`` serves its ``Context(...)`` parameters.
+        Without ``apply_types`` the handler gets the decoded body alone, and
+        ``dependencies`` do not run.
         """
+        if not apply_types:
+            return _untyped_call(self.func, decoder)
         extra = tuple(compile_dependency(d) for d in dependencies)
         if decoder is None and not extra and self._fast:
             return self.call
@@ -129,14 +134,20 @@ class BatchPlan:
     extract_records: Callable[[Sequence[Any]], list[Any]] | None = None
 
 
-def compile_handler(func: Callable[..., Any]) -> HandlerPlan:
-    """Analyse ``func``'s signature once and build its call plan."""
-    hints, params = signature_of(func)
+def compile_handler(
+    func: Callable[..., Any], localns: Mapping[str, Any] | None = None
+) -> HandlerPlan:
+    """Analyse ``func``'s signature once and build its call plan.
+
+    ``localns``: the registering frame's locals, for annotations naming classes
+    defined there (see :func:`topicflow._resolvers.signature_of`).
+    """
+    hints, params = signature_of(func, localns)
     args: list[Arg] = []
     body_params: list[tuple[str, Any, Any]] = []
     for param in params:
         annotation, marker = split_annotation(hints.get(param.name, Any), param.default)
-        arg = param_arg(param.name, annotation, marker)
+        arg = param_arg(param.name, annotation, marker, localns)
         if arg is None:
             default = ... if param.default is param.empty else param.default
             body_params.append((param.name, annotation, default))
@@ -180,9 +191,11 @@ def compile_handler(func: Callable[..., Any]) -> HandlerPlan:
     )
 
 
-def compile_batch_handler(func: Callable[..., Any]) -> BatchPlan:
+def compile_batch_handler(
+    func: Callable[..., Any], localns: Mapping[str, Any] | None = None
+) -> BatchPlan:
     """Plan a batch handler: exactly one parameter, annotated ``list[T]`` (or unannotated)."""
-    hints, params = signature_of(func)
+    hints, params = signature_of(func, localns)
     if len(params) != 1:
         raise SetupError(
             f"batch handler {qualname(func)} must take exactly one parameter, the list of "
@@ -276,6 +289,22 @@ def _general_call(
             return await run(State(msg, context, stack))
 
     return call_with_stack
+
+
+def _untyped_call(
+    func: Callable[..., Any], decoder: Callable[[KafkaMessage], Awaitable[Any]] | None
+) -> Callable[[KafkaMessage], Awaitable[Any]]:
+    """``func`` called with the decoded body (the decoder's, else by content type), as is."""
+    target = _as_async(func)
+
+    async def call(msg: KafkaMessage) -> Any:
+        try:
+            body = await (decoder(msg) if decoder is not None else msg.decode())
+        except BODY_ERRORS as exc:
+            raise decode_error(msg, exc) from exc
+        return await target(body)
+
+    return call
 
 
 def _as_async(func: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:

@@ -16,6 +16,7 @@ raises SetupError, at registration.
 from __future__ import annotations
 
 import inspect
+import logging
 from typing import TYPE_CHECKING, Annotated, Any, get_args, get_origin, get_type_hints
 
 from pydantic import TypeAdapter, ValidationError
@@ -24,10 +25,17 @@ from topicflow._body import BODY_ERRORS, decode_error, read_any, where
 from topicflow._context import MISSING
 from topicflow._spec import UNSET, Arg, solver, spec_of
 from topicflow.exceptions import DecodeError, SetupError
-from topicflow.params import ContextMarker, DependsMarker, HeaderMarker, Marker, PathMarker
+from topicflow.params import (
+    ContextMarker,
+    DependsMarker,
+    HeaderMarker,
+    Marker,
+    NoCastMarker,
+    PathMarker,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Mapping
 
     from topicflow._body import Reader
     from topicflow._context import ContextRepo
@@ -50,15 +58,18 @@ __all__ = [
 MESSAGE_MARK = "__topicflow_message__"
 
 
-def compile_dependency(dependency: Any) -> Spec:
-    """The spec of ``Depends(func)``, or of a bare function (``dependencies=[func]``)."""
+def compile_dependency(dependency: Any, localns: Mapping[str, Any] | None = None) -> Spec:
+    """The spec of ``Depends(func)``, or of a bare function (``dependencies=[func]``).
+
+    ``localns``: names its annotations may use besides its module's (see :func:`signature_of`).
+    """
     marker = dependency if isinstance(dependency, DependsMarker) else DependsMarker(dependency)
     func = marker.dependency
-    hints, params = signature_of(func)
+    hints, params = signature_of(func, localns)
     args: list[Arg] = []
     for param in params:
         annotation, inner = split_annotation(hints.get(param.name, Any), param.default)
-        arg = param_arg(param.name, annotation, inner)
+        arg = param_arg(param.name, annotation, inner, localns)
         if arg is None:
             default = ... if param.default is param.empty else param.default
             arg = _body_field_arg(param.name, annotation, default)
@@ -69,12 +80,17 @@ def compile_dependency(dependency: Any) -> Spec:
 # -- parameters ------------------------------------------------------------------
 
 
-def param_arg(name: str, annotation: Any, marker: Any) -> Arg | None:
+def param_arg(
+    name: str, annotation: Any, marker: Any, localns: Mapping[str, Any] | None = None
+) -> Arg | None:
     """How to get one parameter, or None for a body parameter."""
     if isinstance(annotation, type) and getattr(annotation, MESSAGE_MARK, False):
         return Arg(name, _the_message)
+    if marker is None and isinstance(annotation, type) and issubclass(annotation, logging.Logger):
+        # A logger is never a body field: ``logger: logging.Logger`` means the broker's.
+        return Arg(name, _context_value("logger", None))
     if isinstance(marker, DependsMarker):
-        spec = compile_dependency(marker)
+        spec = compile_dependency(marker, localns)
         return Arg(
             name,
             solver(spec) if marker.use_cache else spec.invoke,
@@ -220,12 +236,23 @@ def _body_getter(annotation: Any, read: Reader) -> Callable[[State], Any]:
 # -- signatures ------------------------------------------------------------------
 
 
-def signature_of(func: Callable[..., Any]) -> tuple[dict[str, Any], list[inspect.Parameter]]:
-    """The type hints and parameters of a handler or dependency; SetupError if unusable."""
+def signature_of(
+    func: Callable[..., Any], localns: Mapping[str, Any] | None = None
+) -> tuple[dict[str, Any], list[inspect.Parameter]]:
+    """The type hints and parameters of a handler or dependency; SetupError if unusable.
+
+    Annotations are read in the function's module first. A name missing there
+    (a class defined inside a function, under ``from __future__ import
+    annotations``) is then looked up among the function's closure variables and
+    ``localns``, the locals of the frame that registered it.
+    """
     if not callable(func):
         raise SetupError(f"a handler must be a function, got {func!r}")
     try:
-        hints = get_type_hints(func, include_extras=True)
+        try:
+            hints = get_type_hints(func, include_extras=True)
+        except NameError:
+            hints = get_type_hints(func, localns=_names_around(func, localns), include_extras=True)
     except (NameError, TypeError) as exc:
         raise SetupError(
             f"cannot read the type annotations of {qualname(func)}: {exc}. Import the "
@@ -241,11 +268,30 @@ def signature_of(func: Callable[..., Any]) -> tuple[dict[str, Any], list[inspect
     return hints, params
 
 
+def _names_around(func: Any, localns: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Names visible where ``func`` was defined but not in its module: its closure's
+    variables, then the registering frame's locals."""
+    names: dict[str, Any] = {}
+    code = getattr(func, "__code__", None)
+    for name, cell in zip(
+        getattr(code, "co_freevars", ()), getattr(func, "__closure__", None) or (), strict=False
+    ):
+        try:
+            names[name] = cell.cell_contents
+        except ValueError:  # a cell not filled yet
+            continue
+    if localns:
+        names.update(localns)
+    return names
+
+
 def split_annotation(annotation: Any, default: Any) -> tuple[Any, Any]:
     """The plain type and the marker (from ``Annotated[...]`` or the default), if any."""
     markers = (Marker, DependsMarker)
     if get_origin(annotation) is Annotated:
         base, *extras = get_args(annotation)
+        if any(isinstance(extra, NoCastMarker) for extra in extras):
+            base = Any
         for extra in extras:
             if isinstance(extra, markers):
                 return base, extra

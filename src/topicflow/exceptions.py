@@ -19,10 +19,22 @@ the transport boundary, so user code never has to catch aiokafka types::
     ├── CommitError                 an offset commit was refused (e.g. during a rebalance)
     ├── SubscriberFailed            a background task kept crashing and was given up
     ├── DecodeError                 a body does not fit the handler's types (a poison message)
-    └── HandlerException            raised *by handlers* to steer acknowledgement
-        ├── AckMessage              finish the message (commit it), stop handling
-        ├── NackMessage             redeliver the message
-        └── RejectMessage           finish the message without success
+    ├── SubscriberNotFound          \
+    ├── IncorrectState               |
+    ├── ContextError                 |  FastStream's names (ContextError is also a KeyError,
+    ├── FeatureNotSupportedException |  the next a NotImplementedError, the last a ValueError)
+    ├── StartupValidationError      /
+    └── IgnoredException            raised on purpose, never logged as an error
+        ├── StopConsume             (FastStream's name)
+        ├── StopApplication         (FastStream's name; also a SystemExit)
+        └── HandlerException        raised *by handlers* to steer acknowledgement
+            ├── AckMessage          finish the message (commit it), stop handling
+            ├── NackMessage         redeliver the message
+            ├── RejectMessage       finish the message without success
+            └── SkipMessage         finish the message as skipped, stop handling
+
+``FastStreamException`` is another name of :class:`TopicflowError`, so that code
+written for FastStream catches the same errors.
 
 Messages say what went wrong and what to do about it. Every timeout a caller
 can meet is also a :class:`TimeoutError`. Which client error becomes which
@@ -34,9 +46,14 @@ from __future__ import annotations
 __all__ = [
     "AckMessage",
     "CommitError",
+    "ContextError",
     "DecodeError",
+    "FastStreamException",
+    "FeatureNotSupportedException",
     "FetchError",
     "HandlerException",
+    "IgnoredException",
+    "IncorrectState",
     "KafkaAuthenticationError",
     "KafkaAuthorizationError",
     "KafkaCertificateError",
@@ -48,7 +65,12 @@ __all__ = [
     "RejectMessage",
     "RequestTimeout",
     "SetupError",
+    "SkipMessage",
+    "StartupValidationError",
+    "StopApplication",
+    "StopConsume",
     "SubscriberFailed",
+    "SubscriberNotFound",
     "TopicflowError",
     "WaitTimeout",
 ]
@@ -151,7 +173,43 @@ class DecodeError(TopicflowError):
     """
 
 
-class HandlerException(TopicflowError):
+FastStreamException = TopicflowError
+
+
+class IgnoredException(TopicflowError):
+    """Raised on purpose to steer the framework; not logged as an error."""
+
+
+class StopConsume(IgnoredException):
+    """FastStream's signal to stop the subscriber whose handler raised it."""
+
+
+class StopApplication(IgnoredException, SystemExit):
+    """FastStream's signal to stop the application."""
+
+
+class SubscriberNotFound(TopicflowError):
+    """No subscriber matches (FastStream's name)."""
+
+
+class IncorrectState(TopicflowError):
+    """An operation was called in a state that does not allow it (FastStream's name)."""
+
+
+class ContextError(TopicflowError, KeyError):
+    """A context value is missing (FastStream's name)."""
+
+
+class FeatureNotSupportedException(TopicflowError, NotImplementedError):
+    """The operation is not supported (FastStream's name)."""
+
+
+class StartupValidationError(TopicflowError, ValueError):
+    """Options given on the command line do not fit what the app's hooks take
+    (FastStream's name)."""
+
+
+class HandlerException(IgnoredException):
     """Raised inside a handler to decide the message's acknowledgement.
 
     It overrides the subscriber's ``AckPolicy`` and is not logged as an error.
@@ -168,3 +226,7 @@ class NackMessage(HandlerException):
 
 class RejectMessage(HandlerException):
     """Finish the message as failed: it is committed and not delivered again."""
+
+
+class SkipMessage(HandlerException):
+    """Finish the message as skipped (committed, not an error), stop handling it."""

@@ -8,12 +8,14 @@ is used. They work in handlers and in dependencies alike.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["Context", "Depends", "Header", "Path"]
+__all__ = ["Context", "Depends", "Header", "NoCast", "Path"]
+
+_T = TypeVar("_T")
 
 _REQUIRED: Any = ...
 
@@ -42,6 +44,17 @@ class ContextMarker(Marker):
     """What :func:`Context` returns."""
 
     __slots__ = ()
+
+
+@dataclass(frozen=True, slots=True)
+class NoCastMarker:
+    """The mark of :data:`NoCast`: the parameter's annotation is not enforced."""
+
+
+NoCast = Annotated[_T, NoCastMarker()]
+"""``NoCast[int]`` (or ``Annotated[int, NoCast...]``): a parameter passed as decoded,
+not validated or converted to its annotation (which stays for readers and type
+checkers)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,10 +8,16 @@ import pytest
 
 MODULES = [
     "topicflow",
+    "topicflow.annotations",
     "topicflow.asyncapi",
+    "topicflow.context",
     "topicflow.exceptions",
     "topicflow.kafka",
+    "topicflow.kafka.annotations",
     "topicflow.kafka.broker",
+    "topicflow.kafka.exceptions",
+    "topicflow.kafka.response",
+    "topicflow.params",
     "topicflow.security",
 ]
 

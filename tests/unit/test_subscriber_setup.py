@@ -16,7 +16,6 @@ from topicflow.kafka import (
     ConcurrentDefaultSubscriber,
     DefaultSubscriber,
     KafkaBroker,
-    KafkaMessage,
     KafkaRouter,
     TestKafkaBroker,
     TopicPartition,
@@ -133,16 +132,6 @@ def test_path_parameters_must_match_pattern_placeholders() -> None:
     with pytest.raises(SetupError, match="does not define"):
         broker.subscriber(pattern="logs.{severity}")(handler)
     broker.subscriber(pattern="logs.{level}")(handler)  # fine
-
-
-def test_only_the_last_handler_may_go_without_a_filter() -> None:
-    sub = KafkaBroker().subscriber("t")
-
-    async def first(msg: KafkaMessage) -> None: ...
-
-    sub(first)
-    with pytest.raises(SetupError, match="catch-all"):
-        sub(first)
 
 
 def test_batch_handlers_take_a_list() -> None:

@@ -17,6 +17,7 @@ from topicflow.kafka.broker.broker import KafkaBroker
 from topicflow.kafka.broker.router import KafkaPublisher, KafkaRoute, KafkaRouter
 from topicflow.kafka.message import KafkaMessage
 from topicflow.kafka.publisher import DefaultPublisher, KafkaResponse, PublishCommand
+from topicflow.kafka.response import KafkaPublishCommand, KafkaPublishMessage
 from topicflow.kafka.subscriber import (
     BatchSubscriber,
     ConcurrentBetweenPartitionsSubscriber,
@@ -24,6 +25,7 @@ from topicflow.kafka.subscriber import (
     DefaultSubscriber,
 )
 from topicflow.kafka.topic import Topic
+from topicflow.testing import TestApp
 
 if TYPE_CHECKING:
     from topicflow.kafka.testing import TestKafkaBroker
@@ -38,6 +40,8 @@ __all__ = [
     "DefaultSubscriber",
     "KafkaBroker",
     "KafkaMessage",
+    "KafkaPublishCommand",
+    "KafkaPublishMessage",
     "KafkaPublisher",
     "KafkaResponse",
     "KafkaRoute",
@@ -48,6 +52,7 @@ __all__ = [
     "RecordMetadata",
     "RequestOptions",
     "Supervision",
+    "TestApp",
     "TestKafkaBroker",
     "Topic",
     "TopicPartition",

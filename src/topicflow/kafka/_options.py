@@ -39,6 +39,7 @@ class SubscriberOptions(TypedDict, total=False):
     """Keyword arguments of ``subscriber()`` besides ``batch``, ``group_id`` and ``max_workers``."""
 
     group_instance_id: str | None
+    client_rack: str | None
     key_deserializer: Callable[[bytes], Any] | None
     value_deserializer: Callable[[bytes], Any] | None
     fetch_max_bytes: int
@@ -76,6 +77,7 @@ class SubscriberOptions(TypedDict, total=False):
 #: The options that belong to the Kafka consumer itself.
 CONSUMER_OPTION_NAMES = (
     "group_instance_id",
+    "client_rack",
     "key_deserializer",
     "value_deserializer",
     "fetch_max_bytes",
@@ -319,6 +321,14 @@ class ConnectionOptions:
     producer: Mapping[str, Any] = field(default_factory=dict)
     #: TLS/SASL settings (``topicflow.security``); None is plain TCP.
     security: BaseSecurity | None = None
+    #: Settings every consumer gets (``client_rack``); a subscriber's own win.
+    consumer: Mapping[str, Any] = field(default_factory=dict)
+    #: No producer: the broker only consumes, and publishing is a SetupError.
+    consumer_only: bool = False
+    #: Let a subscriber's start ask the cluster to create a missing topic.
+    allow_auto_create_topics: bool = True
+    #: Client settings passed on unchanged (``sasl_kerberos_service_name``, ...).
+    extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_producer(self.producer)
@@ -343,6 +353,7 @@ class ConnectionOptions:
             kwargs["client_id"] = self.client_id
         if self.security is not None:
             kwargs.update(self.security.client_settings())
+        kwargs.update(self.extra)
         return kwargs
 
 

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from topicflow._body import BODY_ERRORS, decode_error
 from topicflow.ack import ON_ERROR, AckPolicy, Outcome
-from topicflow.exceptions import AckMessage, DecodeError, NackMessage, RejectMessage
+from topicflow.exceptions import AckMessage, DecodeError, NackMessage, RejectMessage, SkipMessage
 from topicflow.kafka._publish import PublishCommand
 from topicflow.response import Response
 
@@ -139,6 +139,8 @@ class Failures:
             return Outcome.NACK
         if isinstance(exc, RejectMessage):
             return Outcome.REJECT
+        if isinstance(exc, SkipMessage):
+            return Outcome.SKIP
         return None
 
     def access(self, msg: KafkaMessage, outcome: Outcome) -> None:

@@ -70,6 +70,8 @@ class Runtime:
     graceful_timeout: float
     nack_backoff: Backoff
     supervision: Supervision
+    #: ``KafkaBroker(apply_types=False)``: handlers get the decoded body alone.
+    apply_types: bool = True
 
     async def send(self, cmd: PublishCommand) -> Any:
         """Encode and send ``cmd`` (no middlewares: they wrap this)."""

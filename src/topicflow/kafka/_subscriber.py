@@ -1,9 +1,7 @@
 """What every subscriber kind shares: handlers, settings resolved at start, the
 pipeline, the consumer loops' lifecycle, in-order dispatch, and consuming without
-a handler (``get_one``).
-
-The kinds themselves, each one small dispatch function, are in ``subscriber.py``;
-the pipeline a message goes through is built in ``_pipeline.py``.
+a handler (``get_one``). The kinds themselves, each one small dispatch function,
+are in ``subscriber.py``; the pipeline is built in ``_pipeline.py``.
 """
 
 from __future__ import annotations
@@ -12,6 +10,7 @@ import asyncio
 import functools
 import logging
 import re
+import sys
 import time
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -166,17 +165,14 @@ class Subscriber:
         """Register a handler (its signature is compiled now).
 
         Called more than once, a subscriber holds several handlers; each message
-        goes to the first whose ``filter(msg)`` is true (no filter: always).
+        goes to the first whose ``filter(msg)`` is true (no filter: always), in
+        registration order: a handler registered after one without a filter is
+        never chosen (as in FastStream).
         """
         if func is None:
             return functools.partial(self.__call__, filter=filter)
-        if self._handlers and self._handlers[-1].filter is None:
-            raise SetupError(
-                f"{self!r} already has the catch-all handler "
-                f"{self._handlers[-1].plan.func.__qualname__}; give the earlier handlers a "
-                "filter= (the handler without one goes last), or use another subscriber"
-            )
-        plan = compile_handler(func)
+        # The registering frame's locals: annotations may name classes defined there.
+        plan = compile_handler(func, sys._getframe(1).f_locals)
         defined = self._path_regex.groupindex if self._path_regex else {}
         missing = sorted(set(plan.path_names) - set(defined))
         if missing and self._path_regex is None:
@@ -223,7 +219,10 @@ class Subscriber:
             )
             if hasattr(handler.plan, "bind"):
                 handler.call = handler.plan.bind(
-                    decoder=decode, dependencies=dependencies, context=runtime.context
+                    decoder=decode,
+                    dependencies=dependencies,
+                    context=runtime.context,
+                    apply_types=runtime.apply_types,
                 )
         self._failures = Failures(
             repr(self), self._policy, runtime.logger, runtime.access_level(), config.group_id

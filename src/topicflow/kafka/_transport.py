@@ -114,10 +114,20 @@ class AiokafkaTransport:
         self._options = options
         self._logger = logger
         self._producer: Any = None
+        #: The producer's client, or with ``consumer_only`` a client of its own.
+        self._client: Any = None
         _client_logs.install((kafka_errors.GroupCoordinatorNotAvailableError,))
 
     async def connect(self) -> None:
-        if self._producer is not None:
+        if self._producer is not None or self._client is not None:
+            return
+        if self._options.consumer_only:
+            # No producer: a bare client checks the cluster answers, and serves ping().
+            client = _client(
+                aiokafka.AIOKafkaClient, self._options, **self._options.client_kwargs()
+            )
+            await _start_bounded(_Bootstrap(client), self._options)
+            self._client = client
             return
         producer = _client(
             aiokafka.AIOKafkaProducer,
@@ -131,18 +141,22 @@ class AiokafkaTransport:
             await _close_quietly(producer)
             raise
         self._producer = producer
+        self._client = producer.client
 
     async def close(self) -> None:
         producer, self._producer = self._producer, None
+        client, self._client = self._client, None
         if producer is not None:
             await producer.stop()
+        elif client is not None:
+            await client.close()
 
     async def ping(self, timeout: float) -> bool:
-        if self._producer is None:
+        if self._client is None:
             return False
         try:
             async with asyncio.timeout(timeout):
-                await self._producer.client.fetch_all_metadata()
+                await self._client.fetch_all_metadata()
         except (TimeoutError, KafkaError):
             return False
         return True
@@ -278,7 +292,7 @@ class AiokafkaTransport:
         metadata lookup asks the cluster to create it and waits until it exists.
         """
         producer = self._producer
-        if producer is None:
+        if producer is None or not self._options.allow_auto_create_topics:
             return
         for topic in topics:
             try:
@@ -313,6 +327,19 @@ async def _start_bounded(client: Any, options: ConnectionOptions) -> None:
         raise _unavailable(options, exc if not isinstance(exc, TimeoutError) else None) from exc
     finally:
         client_logger.removeHandler(refusals)
+
+
+class _Bootstrap:
+    """A bare client as ``_start_bounded`` starts and stops clients."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    async def start(self) -> None:
+        await self._client.bootstrap()
+
+    async def stop(self) -> None:
+        await self._client.close()
 
 
 async def _close_quietly(client: Any) -> None:
@@ -379,7 +406,7 @@ class _AiokafkaConsumer:
             self._options,
             **self._options.client_kwargs(),
             group_id=spec.group_id,
-            **dict(spec.options),
+            **{**self._options.consumer, **spec.options},
             # Offsets are committed by topicflow's tracker, never by a timer.
             enable_auto_commit=False,
         )

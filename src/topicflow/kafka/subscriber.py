@@ -22,6 +22,7 @@ import dataclasses
 import functools
 import itertools
 import logging
+import sys
 import time
 import zlib
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -191,7 +192,7 @@ class BatchSubscriber(Subscriber):
             return functools.partial(self.__call__, filter=filter)
         if filter is not None or self._batch_plan is not None:
             raise SetupError(f"{self!r}: a batch subscriber has exactly one handler, no filter=")
-        self._batch_plan = compile_batch_handler(func)
+        self._batch_plan = compile_batch_handler(func, sys._getframe(1).f_locals)
         self._handlers.append(Handler(self._batch_plan, None))
         return func
 

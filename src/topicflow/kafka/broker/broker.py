@@ -4,31 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any, Literal, Unpack, overload
+from typing import TYPE_CHECKING, Any, Literal
 
 from topicflow._context import ContextRepo
-from topicflow._tasks import Backoff, Supervision, TaskGroup
+from topicflow._tasks import Backoff, Supervision
 from topicflow.ack import AckPolicy
 from topicflow.exceptions import SetupError, SubscriberFailed
-from topicflow.kafka._futures import Confirmation
-from topicflow.kafka._publish import PublishCommand, send, send_with
-from topicflow.kafka._replies import ReplyListener
+from topicflow.kafka._consumer_only import ConsumerOnly
 from topicflow.kafka._runtime import Runtime
 from topicflow.kafka._transport import AiokafkaTransport, ConnectionOptions
+from topicflow.kafka.broker._publishing import Publishing
 from topicflow.kafka.broker.registrator import AnySubscriber, KafkaRegistrator, Scope, resolve_tree
 from topicflow.kafka.publisher import DefaultPublisher
-from topicflow.middlewares import wrap_publish
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
     from types import TracebackType
 
-    from topicflow.kafka._publish import PublishOptions, RequestOptions
+    from topicflow.kafka._replies import ReplyListener
     from topicflow.kafka._runtime import Observer
     from topicflow.kafka._seam import Transport
     from topicflow.kafka._subscriber import Subscriber
-    from topicflow.kafka._transport import RecordMetadata
-    from topicflow.kafka.message import KafkaMessage
     from topicflow.kafka.topic import Topic
     from topicflow.security import BaseSecurity
 
@@ -37,7 +33,7 @@ __all__ = ["KafkaBroker"]
 _DEFAULT_LOGGER = logging.getLogger("topicflow")
 
 
-class KafkaBroker(KafkaRegistrator):
+class KafkaBroker(KafkaRegistrator, Publishing):
     """A Kafka cluster connection with the subscribers and publishers declared on it.
 
     Args:
@@ -67,7 +63,20 @@ class KafkaBroker(KafkaRegistrator):
         routers: routers to include.
         logger: where the framework logs; ``None`` silences it.
         log_level: the level of per-message log lines.
-        description, tags, specification_url: for the AsyncAPI document.
+        description, tags, specification_url, protocol, protocol_version: for the
+            AsyncAPI document.
+        client_rack: the rack of every consumer (for fetching from the closest
+            replica); a subscriber's ``client_rack`` wins.
+        consumer_only: no producer is started; publishing (also replies and
+            ``@publisher`` results) raises ``SetupError``.
+        allow_auto_create_topics: ``False``: a subscriber's start does not ask the
+            cluster to create a missing topic.
+        apply_types: ``False`` (as in FastStream): each handler is called with the
+            decoded body alone, neither validated nor with dependencies injected.
+        context: the :class:`~topicflow.context.ContextRepo` to use (a new one by
+            default).
+        loop: accepted for FastStream's signature and ignored (asyncio's running
+            loop is used).
 
     The other arguments are the aiokafka producer and client settings of the
     same names, passed on unchanged.
@@ -82,14 +91,25 @@ class KafkaBroker(KafkaRegistrator):
         metadata_max_age_ms: int = 300_000,
         connections_max_idle_ms: int = 540_000,
         client_id: str | None = None,
+        client_rack: str | None = None,
+        consumer_only: bool = False,
+        allow_auto_create_topics: bool = True,
         acks: Literal[0, 1, -1, "all"] = "all",
+        key_serializer: Callable[[Any], bytes] | None = None,
+        value_serializer: Callable[[Any], bytes] | None = None,
         compression_type: Literal["gzip", "snappy", "lz4", "zstd"] | None = None,
         max_batch_size: int = 16_384,
         linger_ms: int = 0,
         max_request_size: int = 1_048_576,
+        partitioner: Callable[..., Any] | None = None,
         enable_idempotence: bool = True,
         transactional_id: str | None = None,
+        transaction_timeout_ms: int = 60_000,
         security: BaseSecurity | None = None,
+        sasl_kerberos_service_name: str = "kafka",
+        sasl_kerberos_domain_name: str | None = None,
+        sasl_oauth_token_provider: Any = None,
+        loop: Any = None,
         graceful_timeout: float = 15.0,
         ack_policy: AckPolicy = AckPolicy.ACK,
         nack_backoff: Backoff | None = None,
@@ -104,6 +124,10 @@ class KafkaBroker(KafkaRegistrator):
         description: str | None = None,
         tags: Iterable[Any] = (),
         specification_url: str | None = None,
+        protocol: str | None = None,
+        protocol_version: str | None = "auto",
+        apply_types: bool = True,
+        context: ContextRepo | None = None,
     ) -> None:
         servers = (
             bootstrap_servers if isinstance(bootstrap_servers, str) else list(bootstrap_servers)
@@ -120,7 +144,19 @@ class KafkaBroker(KafkaRegistrator):
             "max_request_size": max_request_size,
             "enable_idempotence": enable_idempotence,
             "transactional_id": transactional_id,
+            "transaction_timeout_ms": transaction_timeout_ms,
         }
+        given = {"key_serializer": key_serializer, "value_serializer": value_serializer}
+        producer.update({k: v for k, v in given.items() if v is not None})
+        if partitioner is not None:
+            producer["partitioner"] = partitioner
+        extra: dict[str, Any] = {}
+        if sasl_kerberos_service_name != "kafka":
+            extra["sasl_kerberos_service_name"] = sasl_kerberos_service_name
+        if sasl_kerberos_domain_name is not None:
+            extra["sasl_kerberos_domain_name"] = sasl_kerberos_domain_name
+        if sasl_oauth_token_provider is not None:
+            extra["sasl_oauth_token_provider"] = sasl_oauth_token_provider
         self.options = ConnectionOptions(
             bootstrap_servers=servers,
             client_id=client_id,
@@ -130,6 +166,10 @@ class KafkaBroker(KafkaRegistrator):
             connections_max_idle_ms=connections_max_idle_ms,
             producer=producer,
             security=security,
+            consumer={"client_rack": client_rack} if client_rack is not None else {},
+            consumer_only=consumer_only,
+            allow_auto_create_topics=allow_auto_create_topics,
+            extra=extra,
         )
         self.security = security
         super().__init__(
@@ -148,8 +188,12 @@ class KafkaBroker(KafkaRegistrator):
         self.description = description
         self.tags = tuple(tags)
         self.specification_url = specification_url
+        self.protocol = protocol
+        self.protocol_version = protocol_version
+        #: False: handlers get the decoded body alone, neither validated nor injected.
+        self.apply_types = apply_types
         #: Named values for ``Context(...)`` parameters and middlewares.
-        self.context = ContextRepo()
+        self.context = context if context is not None else ContextRepo()
         self.context.set_global("broker", self)
         self.context.set_global("logger", logger)
         self._runtime = Runtime(
@@ -163,6 +207,7 @@ class KafkaBroker(KafkaRegistrator):
             graceful_timeout=graceful_timeout,
             nack_backoff=self.nack_backoff,
             supervision=self.supervision,
+            apply_types=apply_types,
         )
         self._transport: Transport | None = None
         self._observer: Observer | None = None
@@ -258,6 +303,8 @@ class KafkaBroker(KafkaRegistrator):
             observer = self._observer
             make = self._make_transport
             transport = observer.transport(make) if observer is not None else make()
+            if self.options.consumer_only:
+                transport = ConsumerOnly(transport)
             await transport.connect()
             self._transport = transport
             self._failure = None
@@ -361,134 +408,6 @@ class KafkaBroker(KafkaRegistrator):
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
-
-    # -- publishing ------------------------------------------------------------
-
-    @overload
-    async def publish(
-        self,
-        message: Any = None,
-        topic: str = "",
-        *,
-        no_confirm: Literal[False] = False,
-        **options: Unpack[PublishOptions],
-    ) -> RecordMetadata: ...
-
-    @overload
-    async def publish(
-        self,
-        message: Any = None,
-        topic: str = "",
-        *,
-        no_confirm: Literal[True],
-        **options: Unpack[PublishOptions],
-    ) -> asyncio.Future[RecordMetadata]: ...
-
-    async def publish(
-        self,
-        message: Any = None,
-        topic: str = "",
-        *,
-        no_confirm: bool = False,
-        **options: Unpack[PublishOptions],
-    ) -> RecordMetadata | asyncio.Future[RecordMetadata]:
-        """Publish one message (``None`` with a key is a tombstone).
-
-        Options: ``key``, ``partition``, ``timestamp_ms``, ``headers``,
-        ``correlation_id``, ``reply_to`` (:class:`~topicflow.kafka.PublishOptions`).
-        Returns the record's ``RecordMetadata`` once the cluster acknowledged it,
-        or with ``no_confirm=True`` a future of it as soon as it is queued. Raises
-        (or the future fails with) ``PublishError``: ``PublishTimeout`` without an
-        answer within ``request_timeout_ms``. Goes through the broker's middlewares.
-        """
-        if not topic:
-            raise SetupError("publish() needs a topic: broker.publish(body, 'orders')")
-        if self._middlewares:
-            result: Any = await self._publish_chain(
-                PublishCommand.of(
-                    message,
-                    topic,
-                    options,
-                    reply_to=options.get("reply_to", ""),
-                    no_confirm=no_confirm,
-                )
-            )
-            return result  # type: ignore[no-any-return]
-        # Nothing watches publishes: straight to the transport, no command object.
-        transport = self._connected_transport()
-        future = await send_with(transport, topic, message, options)
-        if no_confirm:
-            return Confirmation(transport, topic, future)
-        return await transport.confirm(topic, future)
-
-    async def publish_batch(
-        self,
-        *messages: Any,
-        topic: str,
-        no_confirm: bool = False,
-        **options: Unpack[PublishOptions],
-    ) -> Any:
-        """Publish ``messages`` as one batch to one partition (``partition``, else the
-        key's, else a random one), so they keep their order.
-
-        Returns the metadata of the batch's first record (or its future).
-        """
-        if not messages:
-            raise SetupError("publish_batch() needs at least one message")
-        return await self._publish_chain(
-            PublishCommand.of(
-                None,
-                topic,
-                options,
-                reply_to=options.get("reply_to", ""),
-                no_confirm=no_confirm,
-                batch=messages,
-            )
-        )
-
-    async def request(
-        self,
-        message: Any = None,
-        topic: str = "",
-        *,
-        timeout: float = 0.5,
-        **options: Unpack[RequestOptions],
-    ) -> KafkaMessage:
-        """Publish ``message`` and wait for the reply of the service that handles it.
-
-        The broker listens on a reply topic of its own (created on first use) and
-        matches the reply by ``correlation_id``. Raises ``RequestTimeout`` (a
-        ``TimeoutError``) after ``timeout`` seconds, leaving nothing behind.
-        """
-        if not topic:
-            raise SetupError("request() needs a topic: broker.request(body, 'rpc')")
-        return await self._request(PublishCommand.of(message, topic, options), timeout)
-
-    async def _request(self, cmd: PublishCommand, timeout: float) -> KafkaMessage:
-        transport = self._connected_transport()
-        if self._replies is None:
-            tasks = TaskGroup(repr(self), self.supervision, self.logger, self._task_failed)
-            self._replies = ReplyListener(self.options.client_id, self.logger, tasks)
-        return await self._replies.request(transport, self._publish_chain, cmd, timeout)
-
-    @property
-    def pending_requests(self) -> int:
-        """How many ``request()`` calls are waiting for a reply."""
-        return len(self._replies.pending) if self._replies is not None else 0
-
-    async def _publish_chain(self, cmd: PublishCommand) -> Any:
-        if not self._middlewares:  # nothing watches publishes: no chain to go through
-            return await send(self._connected_transport(), cmd)
-        publish = wrap_publish(self._runtime.send, tuple(self._middlewares), self.context)
-        return await publish(cmd)
-
-    def _connected_transport(self) -> Transport:
-        if self._transport is None:
-            raise SetupError(
-                "the broker is not connected: use 'async with broker:', "
-                "'await broker.connect()' or 'await broker.start()' first"
-            )
-        return self._transport
 
     def _make_transport(self) -> Transport:
         return AiokafkaTransport(self.options, self.logger)
