@@ -487,3 +487,20 @@ def test_no_file_is_too_long() -> None:
             + "\n".join(f"    {path}: {count} lines" for path, count in long.items()),
             pytrace=False,
         )
+
+
+def test_only_the_transport_imports_the_kafka_client() -> None:
+    # The client boundary: its errors are translated and its records re-exported there.
+    importers = []
+    for path in sorted((SRC / PACKAGE).rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            if any(name == "aiokafka" or name.startswith("aiokafka.") for name in names):
+                importers.append(str(path.relative_to(SRC)))
+    assert sorted(set(importers)) == ["topicflow/kafka/_transport.py"]

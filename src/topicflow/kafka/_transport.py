@@ -44,7 +44,7 @@ from topicflow.kafka._futures import first_of
 from topicflow.kafka._options import ConnectionOptions, ConsumerSpec
 from topicflow.kafka._refusals import AuthRefusals, refused, untrusted
 from topicflow.kafka._seam import ConsumerStopped
-from topicflow.kafka._unreadable import parse_batch, read_past
+from topicflow.kafka._unreadable import read_past
 
 if TYPE_CHECKING:
     from topicflow.kafka._seam import ConsumerTransport, RebalanceHandler
@@ -374,11 +374,11 @@ class _Listener(aiokafka.ConsumerRebalanceListener):
 _CODECS = {1: codec.gzip_decode, 2: codec.snappy_decode, 3: codec.lz4_decode, 4: codec.zstd_decode}
 
 
-def _decompress(kind: int, data: bytes) -> bytes:
-    return bytes(_CODECS[kind](data))
-
-
 class _AiokafkaConsumer:
+    #: For :func:`read_past`: the client's record type, and its decompressors.
+    record_type = ConsumerRecord
+    decompress = staticmethod(lambda kind, data: bytes(_CODECS[kind](data)))
+
     def __init__(
         self, transport: AiokafkaTransport, spec: ConsumerSpec, rebalance: RebalanceHandler
     ) -> None:
@@ -454,42 +454,17 @@ class _AiokafkaConsumer:
                 following[tp] = records[-1].offset + 1
         return batches
 
-    async def rest_of_batch(
-        self, tp: TopicPartition, offset: int
-    ) -> tuple[list[tuple[int, ConsumerRecord[bytes, bytes] | None]], int]:
-        """The batch holding ``offset``, read from its bytes with one Fetch request to
-        the partition's leader (aiokafka cannot read past a bad header key)."""
-        client = self._consumer._client
-        leader = client.cluster.leader_for_partition(tp)
-        limit = 4 * 1024 * 1024
+    async def batch_bytes(self, tp: TopicPartition, offset: int) -> bytes:
+        """What the leader of ``tp`` answers one Fetch from ``offset`` with: the bytes of
+        the record batch holding it, and maybe more (aiokafka cannot read past a bad
+        header key; ``_unreadable.parse_batch`` can)."""
+        client, limit = self._consumer._client, 4 * 1024 * 1024
         request = FetchRequest(0, 1, limit, 0, [(tp.topic, [(tp.partition, offset, limit)])])
         try:
-            response = await client.send(leader, request)
+            response = await client.send(client.cluster.leader_for_partition(tp), request)
         except (KafkaError, AssertionError) as exc:
             raise translate("getmany", exc, self.facts) from exc
-        data = b"".join(
-            bytes(answer[-1] or b"") for _, answers in response.topics for answer in answers
-        )
-        raw, end = parse_batch(data, offset, _decompress)
-        records: list[tuple[int, ConsumerRecord[bytes, bytes] | None]] = []
-        for at, stamp, kind, key, value, headers in raw:
-            record = None
-            if headers is not None:
-                record = ConsumerRecord(
-                    tp.topic,
-                    tp.partition,
-                    at,
-                    stamp,
-                    kind,
-                    key,
-                    value,
-                    None,
-                    len(key) if key is not None else -1,
-                    len(value) if value is not None else -1,
-                    headers,
-                )
-            records.append((at, record))
-        return records, end
+        return b"".join(bytes(a[-1] or b"") for _, answers in response.topics for a in answers)
 
     async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
         if self._consumer is None:

@@ -43,15 +43,19 @@ class Rereader(Protocol):
     #: Per partition, the offset after the last record handed out.
     positions: dict[TopicPartition, int]
 
+    @property
+    def record_type(self) -> Callable[..., ConsumerRecord[bytes, bytes]]:
+        """The client's record type: ``record_type(topic, partition, offset, timestamp,
+        timestamp_type, key, value, checksum, key_size, value_size, headers)``."""
+
     def seek(self, tp: TopicPartition, offset: int) -> None:
         """Move the consumer (and keep ``positions`` true)."""
 
-    async def rest_of_batch(
-        self, tp: TopicPartition, offset: int
-    ) -> tuple[list[tuple[int, ConsumerRecord[bytes, bytes] | None]], int]:
-        """The records of the batch holding ``offset``, from it on, read from the
-        batch's bytes (None for one that cannot become a message), and the offset
-        after the batch."""
+    def decompress(self, kind: int, data: bytes) -> bytes:
+        """The records of a batch compressed with codec ``kind`` (1 gzip ... 4 zstd)."""
+
+    async def batch_bytes(self, tp: TopicPartition, offset: int) -> bytes:
+        """The bytes of the record batch holding ``offset`` (and maybe more)."""
 
 
 async def read_past(consumer: Any, exc: UnicodeDecodeError, owner: Rereader) -> NoReturn:
@@ -87,11 +91,20 @@ async def read_past(consumer: Any, exc: UnicodeDecodeError, owner: Rereader) -> 
             ) from exc
         records.extend((record.offset, record) for record in batch[tp])
         start = records[-1][0] + 1
-    rest, end = await owner.rest_of_batch(tp, max(start, offset))
+    offset = max(start, offset)
+    raw, end = parse_batch(await owner.batch_bytes(tp, offset), offset, owner.decompress)
+    for at, stamp, kind, key, value, headers in raw:  # None: a header key is not UTF-8
+        made = None
+        if headers is not None:
+            sizes = (-1 if key is None else len(key), -1 if value is None else len(value))
+            made = owner.record_type(
+                tp.topic, tp.partition, at, stamp, kind, key, value, None, *sizes, headers
+            )
+        records.append((at, made))
     owner.seek(tp, end)
     bad = exc.object[:40] if isinstance(exc.object, bytes) else b""
     reason = f"the record cannot be read: a header key is not valid UTF-8 ({bad!r})"
-    raise UnreadableRecord(tp, [*records, *rest], reason) from exc
+    raise UnreadableRecord(tp, records, reason) from exc
 
 
 def parse_batch(
