@@ -30,7 +30,7 @@ from topicflow.kafka._pipeline import (
 )
 from topicflow.kafka._transport import ConsumerSpec, TopicPartition
 from topicflow.kafka.message import KafkaMessage
-from topicflow.kafka.publisher import PUBLISHERS_ATTR
+from topicflow.kafka.publisher import PUBLISHERS_ATTR, wrapper_of
 from topicflow.middlewares import wrap_publish
 
 if TYPE_CHECKING:
@@ -176,7 +176,7 @@ class Subscriber:
                 f"{self._handlers[-1].plan.func.__qualname__}; give the earlier handlers a "
                 "filter= (the handler without one goes last), or use another subscriber"
             )
-        plan = compile_handler(func)
+        plan = compile_handler(wrapper_of(func).__wrapped__)  # func may be a decorator's wrapper
         defined = self._path_regex.groupindex if self._path_regex else {}
         missing = sorted(set(plan.path_names) - set(defined))
         if missing and self._path_regex is None:
@@ -190,7 +190,7 @@ class Subscriber:
                 f"{self.config.pattern!r} does not define; add a {{{missing[0]}}} placeholder"
             )
         self._handlers.append(Handler(plan, filter))
-        return func
+        return wrapper_of(func)  # callable as func; tests find its mock on it
 
     # -- settings, resolved at start ----------------------------------------
 
