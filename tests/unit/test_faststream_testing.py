@@ -270,3 +270,26 @@ def test_test_app_is_importable_where_faststream_users_look() -> None:
     assert KafkaTestApp is TestApp
     app = App(KafkaBroker(ADDRESS))
     assert TestApp(app, run_extra_options={"env": "test"}).app is app
+
+
+# -- with_real=True -----------------------------------------------------------------
+
+
+@pytest.mark.kafka
+@pytest.mark.timeout(60)
+async def test_the_real_testing_example_on_kafka(bootstrap: str, topic: str) -> None:
+    broker = KafkaBroker(bootstrap)
+
+    @broker.subscriber(topic, auto_offset_reset="earliest")
+    async def handle(name: str, user_id: int) -> None: ...
+
+    async with TestKafkaBroker(broker, with_real=True) as br:
+        await br.publish({"name": "John", "user_id": 1}, topic=topic)
+        await handle.wait_call(timeout=10)
+        handle.mock.assert_called_once_with({"name": "John", "user_id": 1})
+        with pytest.raises(ValidationError):
+            await br.publish("wrong message", topic=topic)
+        with pytest.raises(ValidationError):  # FastStream raises it here
+            await handle.wait_call(timeout=10)
+    with pytest.raises(SetupError):  # the mock leaves with the test broker
+        handle.mock.assert_not_called()
