@@ -212,7 +212,7 @@ async def test_mocks_and_wait_call(backend: Backend, topic: str) -> None:
     assert not hasattr(sub, "mock")
 
 
-async def test_handler_errors_are_logged_not_raised(
+async def test_handler_errors_are_logged_and_raised_into_the_publish(
     backend: Backend, topic: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     broker = backend.broker()
@@ -223,8 +223,8 @@ async def test_handler_errors_are_logged_not_raised(
 
     caplog.set_level(logging.ERROR, logger="topicflow")
     async with backend.run(broker) as br:
-        meta = await br.publish(5, topic)
-    assert meta.offset == 0
+        with pytest.raises(RuntimeError, match="cannot handle 5"):
+            await br.publish(5, topic)
     errors = [r.getMessage() for r in caplog.records if r.name == "topicflow"]
     assert len(errors) == 1
     assert f"{topic}-0-0" in errors[0]  # the message id: topic, partition, offset

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from tests.contract.conftest import Backend
 from topicflow import BaseMiddleware, Context, Depends, Header
+from topicflow.exceptions import DecodeError
 from topicflow.kafka import KafkaMessage, KafkaRouter
 
 EARLY: dict[str, Any] = {"auto_offset_reset": "earliest"}
@@ -103,7 +104,8 @@ async def test_depends_context_and_header(
         await br.publish(Order(id=1), topic, headers={"x-user": "ann", "trace": "7"})
         assert handled == [(1, "ANN", "session-acme", 7)]
         assert events == ["open:acme", "handler", "close"]
-        await br.publish(Order(id=2), topic, headers={"trace": "8"})  # no x-user: poison
+        with pytest.raises(DecodeError, match="no header 'x-user'"):  # poison
+            await br.publish(Order(id=2), topic, headers={"trace": "8"})
         assert handled == [(1, "ANN", "session-acme", 7)]
     errors = [r.getMessage() for r in caplog.records if r.name == "topicflow"]
     assert len(errors) == 1

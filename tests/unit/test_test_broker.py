@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from topicflow import App, SetupError, TestApp
 from topicflow.kafka import KafkaBroker, KafkaMessage, Supervision, TestKafkaBroker
@@ -115,7 +116,7 @@ async def test_no_confirm_returns_at_once_and_its_future_waits_for_handlers() ->
         assert meta.offset == 0
 
 
-async def test_handler_errors_are_logged_not_raised_into_the_publisher(
+async def test_handler_errors_are_raised_into_the_publish_and_logged(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     broker = KafkaBroker(ADDRESS)
@@ -126,8 +127,8 @@ async def test_handler_errors_are_logged_not_raised_into_the_publisher(
 
     caplog.set_level(logging.ERROR, logger="topicflow")
     async with TestKafkaBroker(broker) as br:
-        meta = await br.publish(1, "t")
-    assert meta.offset == 0
+        with pytest.raises(RuntimeError, match="handler broke"):
+            await br.publish(1, "t")
     [record] = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert "t-0-0" in record.getMessage()  # the message id: topic, partition, offset
     assert "handler broke" in record.getMessage()
@@ -200,7 +201,7 @@ async def test_mocks_record_decoded_bodies_and_are_fresh_each_time() -> None:
     assert not broker.connected
 
 
-async def test_mocks_skip_poison_and_keep_failed_calls() -> None:
+async def test_mocks_keep_failed_calls_and_only_the_handlers_keep_poison() -> None:
     broker = KafkaBroker(ADDRESS)
     sub = broker.subscriber("t")
 
@@ -210,10 +211,14 @@ async def test_mocks_skip_poison_and_keep_failed_calls() -> None:
             raise ValueError("two")
 
     async with TestKafkaBroker(broker) as br:
-        await br.publish(b"not json", "t")
+        with pytest.raises(ValidationError):
+            await br.publish(b"not json", "t")
         await br.publish(1, "t")
-        await br.publish(2, "t")
+        with pytest.raises(ValueError, match="two"):
+            await br.publish(2, "t")
         assert [c.args for c in sub.mock.call_args_list] == [(1,), (2,)]  # type: ignore[attr-defined]
+        # The handler's mock, as FastStream's: every body the handler was given.
+        assert [c.args for c in handle.mock.call_args_list] == [(b"not json",), (1,), (2,)]
 
 
 async def test_wait_call_returns_each_call_once_in_order() -> None:

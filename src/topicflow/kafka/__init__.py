@@ -1,7 +1,8 @@
 """Kafka: the broker, subscribers, publishers, messages, the client's record types, and
 TestKafkaBroker.
 
-``TestKafkaBroker`` (and the in-memory Kafka behind it) is imported on first use,
+``TestKafkaBroker`` (and the in-memory Kafka behind it) and ``TestApp`` are imported
+on first use,
 so that a service imports no test machinery.
 """
 
@@ -29,6 +30,7 @@ from topicflow.testing import TestApp
 
 if TYPE_CHECKING:
     from topicflow.kafka.testing import TestKafkaBroker
+    from topicflow.testing import TestApp
 
 __all__ = [
     "Backoff",
@@ -64,4 +66,8 @@ def __getattr__(name: str) -> Any:
         from topicflow.kafka import testing
 
         return testing.TestKafkaBroker
+    if name == "TestApp":
+        from topicflow.testing import TestApp
+
+        return TestApp
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -71,7 +71,16 @@ if TYPE_CHECKING:
     from topicflow.kafka._observed import ObservedConsumer
     from topicflow.kafka._transport import ConsumerRecord, RecordMetadata, TopicPartition
 
-__all__ = ["DeliveryLedger", "HandOff"]
+__all__ = ["DeliveryLedger", "HandOff", "HandlerRaised"]
+
+
+class HandlerRaised(Exception):  # a carrier, never shown to users
+    """What a waiting publish's future fails with when a handler of its cascade raised:
+    the observed transport raises ``error`` itself, as the handler raised it."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(error)
+        self.error = error
 
 
 class HandOff(enum.Enum):
@@ -100,11 +109,13 @@ _HANDLING: contextvars.ContextVar[_Handling | None] = contextvars.ContextVar(
 class _Delivery:
     """One publish made outside handlers, waiting for its cascade to be handled."""
 
-    __slots__ = ("expected", "future", "metadata", "pending", "timer")
+    __slots__ = ("error", "expected", "future", "metadata", "pending", "timer")
 
     def __init__(self, future: asyncio.Future[RecordMetadata]) -> None:
         self.future = future
         self.metadata: RecordMetadata | None = None
+        #: The first exception a handler of its cascade raised: the publish raises it.
+        self.error: Exception | None = None
         # Records sent whose metadata is not back yet, plus records not yet handled.
         self.pending = 0
         self.expected: set[_Expected] = set()
@@ -118,7 +129,11 @@ class _Delivery:
     def resolve(self) -> None:
         if self.timer is not None:
             self.timer.cancel()
-        if not self.future.done() and self.metadata is not None:
+        if self.future.done() or self.metadata is None:
+            return
+        if self.error is not None:
+            self.future.set_exception(HandlerRaised(self.error))
+        else:
             self.future.set_result(self.metadata)
 
     def fail(self, exc: BaseException) -> None:
@@ -401,6 +416,28 @@ class DeliveryLedger:
             if consumer is not None and self._targets.get(consumer.target_key) is target:
                 assert target is not None
                 self._settle_one(target, tp, offset)
+
+    def raised(
+        self, handler: object, tp: TopicPartition, offsets: Sequence[int], error: Exception
+    ) -> None:
+        """A handler of ``handler``'s fetch loop raised ``error`` on these records: the
+        publishes waiting for them raise it (the first error of a cascade wins)."""
+        consumer = self._by_handler.get(handler)
+        target = self._targets.get(consumer.target_key) if consumer is not None else None
+        deliveries: set[_Delivery] = set()
+        if target is not None:
+            wanted = set(offsets)
+            for expected in target.waiting.get(tp, ()):
+                if expected.offset in wanted:
+                    deliveries.update(expected.deliveries)
+        if not deliveries:
+            # Not waited for by offset (its metadata may not be back yet): the
+            # deliveries the batch in hand serves.
+            handling = _HANDLING.get()
+            deliveries.update(handling.causes if handling is not None else ())
+        for delivery in deliveries:
+            if delivery.error is None:
+                delivery.error = error
 
     def _settle_one(self, target: _Target, tp: TopicPartition, offset: int) -> None:
         if target.handled(tp, offset):

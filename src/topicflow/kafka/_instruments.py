@@ -16,26 +16,35 @@ service. It
   share it), and tells the ledger how each consumer hands records out
   (:class:`~topicflow.kafka._delivery.HandOff`).
 
+The handler a subscriber's decorator returned (its
+:class:`~topicflow._handler.HandlerCallWrapper`) gets ``mock``, ``wait_call`` and
+the ``assert_*`` methods too, recording the calls of that handler from any
+subscriber (poison included, as FastStream records them). When a handler raises,
+the pipeline has turned the exception into an outcome; the wrapper reads it off
+the message (``failure_of``) and tells the ledger, so that the publish the test
+awaits raises it (:func:`raises_out` says which exceptions do).
+
 Publishers get their ``mock`` when the broker has started. What it sets on
 instances is removed by :meth:`Instruments.strip` when the test broker exits.
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING, Any
 
 from topicflow._codec import decode_body
+from topicflow._handler import TEST_ATTRIBUTES, registered_wrapper
 from topicflow.ack import Outcome
-from topicflow.exceptions import WaitTimeout
+from topicflow.exceptions import DecodeError, HandlerException
+from topicflow.kafka._calls import Calls, HandlerCalls, Recorded
 from topicflow.kafka._delivery import HandOff
 from topicflow.kafka._observed import ObservedTransport
+from topicflow.kafka._pipeline import chosen_handler, failure_of
 from topicflow.kafka._transport import TopicPartition
 from topicflow.kafka.subscriber import Batch, BatchSubscriber, ConcurrentDefaultSubscriber
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence
-    from unittest.mock import MagicMock
 
     from topicflow.kafka._delivery import DeliveryLedger
     from topicflow.kafka._loop import ConsumerLoop
@@ -44,55 +53,9 @@ if TYPE_CHECKING:
     from topicflow.kafka.broker.broker import KafkaBroker
     from topicflow.kafka.message import KafkaMessage
 
-__all__ = ["Calls", "Instruments"]
-
-#: The default of ``wait_call(timeout)``, in seconds.
-WAIT_CALL_TIMEOUT = 10.0
+__all__ = ["Instruments"]
 
 Headers = list[tuple[str, bytes]]
-#: Outcomes of messages that never reached a handler: not recorded on mocks.
-_UNHANDLED = (Outcome.POISON, Outcome.SKIP)
-
-
-class Calls:
-    """The calls one subscriber or publisher saw: a mock, and a cursor for wait_call."""
-
-    def __init__(self, owner: str) -> None:
-        # Imported here so that importing topicflow.kafka does not load unittest.
-        from unittest.mock import MagicMock
-
-        self.owner = owner
-        self.mock: MagicMock = MagicMock(name=owner)
-        self._bodies: list[Any] = []
-        self._waited = 0
-        self._event = asyncio.Event()
-
-    def record(self, body: Any) -> None:
-        self._bodies.append(body)
-        self.mock(body)
-        self._event.set()
-
-    async def wait_call(self, timeout: float = WAIT_CALL_TIMEOUT) -> Any:
-        """Wait for the next call not waited for yet; return the body it recorded.
-
-        Calls are counted from entering the test broker: the first ``wait_call``
-        returns at once if the first call already happened, the second waits for
-        a second call, and so on. Raises ``WaitTimeout`` (a ``TimeoutError``) after
-        ``timeout`` seconds.
-        """
-        try:
-            async with asyncio.timeout(timeout):
-                while len(self._bodies) <= self._waited:
-                    self._event.clear()
-                    await self._event.wait()
-        except TimeoutError:
-            raise WaitTimeout(
-                f"{self.owner} got no call #{self._waited + 1} within {timeout}s "
-                f"(calls so far: {len(self._bodies)})"
-            ) from None
-        body = self._bodies[self._waited]
-        self._waited += 1
-        return body
 
 
 class Instruments:
@@ -129,24 +92,50 @@ class Instruments:
     def pipeline(self, subscriber: Subscriber, consumer: ConsumerLoop, pipeline: Any) -> Any:
         """Give ``subscriber`` its mock, and record what ``consumer`` hands its handlers."""
         calls = self._calls_of(subscriber.config, f"{subscriber!r}.mock")
-        self._attach(subscriber, calls)
+        self._attach(subscriber, calls, ("mock", "wait_call"))
         if not subscriber.handlers:
             # Its records wait for get_one(), which the test calls: nobody waits for them.
             self._hand_offs[consumer] = HandOff.QUEUE
             return pipeline
+        watch = _Watch(
+            calls,
+            self._handler_calls(subscriber),
+            self._ledger,
+            consumer,
+        )
         if isinstance(subscriber, BatchSubscriber):
             self._hand_offs[consumer] = HandOff.FETCH
-            return _recording_batches(pipeline, calls)
+            return _recording_batches(pipeline, watch)
         if isinstance(subscriber, ConcurrentDefaultSubscriber):
             self._hand_offs[consumer] = HandOff.WORKERS
-            return _recording_workers(pipeline, calls, self._ledger, consumer)
+            return _recording_workers(pipeline, watch)
         self._hand_offs[consumer] = HandOff.FETCH
-        return _recording(pipeline, calls)
+        return _recording(pipeline, watch)
 
     def hand_off(self, fetch_loop: object) -> HandOff:
         """How the consumer made for ``fetch_loop`` hands out records (FETCH: not a
         subscriber's, e.g. the replies of request())."""
         return self._hand_offs.get(fetch_loop, HandOff.FETCH)
+
+    def _handler_calls(self, subscriber: Subscriber) -> dict[int, HandlerCalls]:
+        """The calls of each handler's wrapper, by the handler's function."""
+        found: dict[int, HandlerCalls] = {}
+        for plan in subscriber.handlers:
+            wrapper = registered_wrapper(plan.func)
+            if wrapper is None:
+                continue
+            owner = repr(wrapper)
+            entry = self._calls.get(id(wrapper))
+            if entry is None:
+                entry = self._calls[id(wrapper)] = (
+                    wrapper,
+                    HandlerCalls(owner, self._broker.context),
+                )
+            calls = entry[1]
+            assert isinstance(calls, HandlerCalls)
+            self._attach(wrapper, calls, TEST_ATTRIBUTES)
+            found[id(plan.func)] = calls
+        return found
 
     # -- publishers and cleaning up ------------------------------------------------
 
@@ -158,7 +147,7 @@ class Instruments:
                 if declared.name != resolved.name:
                     continue
                 calls = self._calls_of(declared, f"{declared!r}.mock")
-                self._attach(declared, calls)
+                self._attach(declared, calls, TEST_ATTRIBUTES)
                 listeners = self._by_topic.setdefault(resolved.topic, [])
                 if calls not in listeners:
                     listeners.append(calls)
@@ -179,59 +168,141 @@ class Instruments:
         if not listeners:
             return
         bodies = [decoded(value, content_type(headers)) for value, headers in records]
+        headers = _header_map(records[0][1])
+        recorded = Recorded(bodies if batch else bodies[0], headers)
         for calls in listeners:
-            calls.record(bodies if batch else bodies[0])
+            calls.record(recorded)
 
     def _calls_of(self, declared: object, owner: str) -> Calls:
         entry = self._calls.get(id(declared))
         if entry is None:
-            entry = self._calls[id(declared)] = (declared, Calls(owner))
+            entry = self._calls[id(declared)] = (declared, Calls(owner, self._broker.context))
         return entry[1]
 
-    def _attach(self, owner: object, calls: Calls) -> None:
-        for name, value in (("mock", calls.mock), ("wait_call", calls.wait_call)):
-            if getattr(owner, name, None) is not value:
+    def _attach(self, owner: object, calls: Calls, names: Sequence[str] | frozenset[str]) -> None:
+        for name in sorted(names):
+            value = getattr(calls, name)
+            if vars(owner).get(name) != value:
                 setattr(owner, name, value)
                 self._set.append((owner, name))
 
 
+def raises_out(error: Exception) -> bool:
+    """Whether a handler's exception is raised into the test's publish: every one but
+    those that steer acknowledgement (``AckMessage``, ``NackMessage``,
+    ``RejectMessage``), which decide, not fail (FastStream's test client raises them
+    under its ``ACK_FIRST`` default and ``MANUAL``; see docs/migrating-notes-testing.md)."""
+    return not isinstance(error, HandlerException)
+
+
+def _raised(error: Exception) -> Exception:
+    """What the test sees of a handler's failure: for a poison message, the validation
+    error itself (pydantic's ``ValidationError``), as in FastStream."""
+    cause = error.__cause__
+    if isinstance(error, DecodeError) and isinstance(cause, Exception):
+        return cause
+    return error
+
+
+class _Watch:
+    """What a subscriber's recording pipeline reports to, for one consumer."""
+
+    __slots__ = ("calls", "consumer", "handlers", "ledger", "sole")
+
+    def __init__(
+        self,
+        calls: Calls,
+        handlers: dict[int, HandlerCalls],
+        ledger: DeliveryLedger,
+        consumer: ConsumerLoop,
+    ) -> None:
+        self.calls = calls
+        self.handlers = handlers
+        self.ledger = ledger
+        self.consumer = consumer
+        only = list(handlers.values())
+        self.sole = only[0] if len(handlers) == 1 else None
+
+    def message_done(self, msg: KafkaMessage, outcome: Outcome) -> None:
+        record = msg.raw_message
+        recorded: Recorded | None = None
+        if outcome is not Outcome.SKIP:
+            recorded = Recorded(
+                decoded(record.value, msg.content_type),
+                msg.headers,
+                msg,
+                record.key,
+                record.partition,
+            )
+            if outcome is not Outcome.POISON:
+                self.calls.record(recorded)
+        error = failure_of(msg)
+        if error is not None and not raises_out(error):
+            error = None  # a decision (AckMessage, ...), not a failure
+        if recorded is not None:
+            handler = self._handler_of(msg)
+            if handler is not None:
+                handler.ended(recorded, _raised(error) if error is not None else None)
+        if error is not None:
+            tp = TopicPartition(record.topic, record.partition)
+            self.ledger.raised(self.consumer, tp, (record.offset,), _raised(error))
+
+    def batch_done(self, batch: Batch) -> None:
+        bodies = [decoded(r.value, content_type(list(r.headers))) for r in batch.valid]
+        first = batch.valid[0] if batch.valid else None
+        headers = _header_map(list(first.headers)) if first is not None else {}
+        recorded = Recorded(bodies, headers)
+        self.calls.record(recorded)
+        error = batch.failure[0] if batch.failure else None
+        if error is not None and not raises_out(error):
+            error = None
+        if self.sole is not None:
+            self.sole.ended(recorded, error)
+        if error is not None:
+            for tp, offsets in batch.taken.items():
+                self.ledger.raised(self.consumer, tp, offsets, error)
+
+    def _handler_of(self, msg: KafkaMessage) -> HandlerCalls | None:
+        if self.sole is not None:
+            return self.sole
+        chosen = chosen_handler(msg)
+        return self.handlers.get(id(chosen.plan.func)) if chosen is not None else None
+
+
 def _recording(
-    pipeline: Callable[[KafkaMessage], Awaitable[Outcome]], calls: Calls
+    pipeline: Callable[[KafkaMessage], Awaitable[Outcome]], watch: _Watch
 ) -> Callable[[KafkaMessage], Awaitable[Outcome]]:
     async def observed(msg: KafkaMessage) -> Outcome:
         outcome = await pipeline(msg)
-        if outcome not in _UNHANDLED:
-            calls.record(decoded(msg.raw_message.value, msg.content_type))
+        watch.message_done(msg, outcome)
         return outcome
 
     return observed
 
 
 def _recording_workers(
-    pipeline: Callable[[KafkaMessage], Awaitable[Outcome]],
-    calls: Calls,
-    ledger: DeliveryLedger,
-    consumer: ConsumerLoop,
+    pipeline: Callable[[KafkaMessage], Awaitable[Outcome]], watch: _Watch
 ) -> Callable[[KafkaMessage], Awaitable[Outcome]]:
+    ledger, consumer = watch.ledger, watch.consumer
+
     async def observed(msg: KafkaMessage) -> Outcome:
         record = msg.raw_message
         with ledger.handling(
             consumer, TopicPartition(record.topic, record.partition), record.offset
         ):
             outcome = await pipeline(msg)
-            if outcome not in _UNHANDLED:
-                calls.record(decoded(record.value, msg.content_type))
+            watch.message_done(msg, outcome)
         return outcome
 
     return observed
 
 
 def _recording_batches(
-    pipeline: Callable[[Batch], Awaitable[Outcome]], calls: Calls
+    pipeline: Callable[[Batch], Awaitable[Outcome]], watch: _Watch
 ) -> Callable[[Batch], Awaitable[Outcome]]:
     async def observed(batch: Batch) -> Outcome:
         outcome = await pipeline(batch)
-        calls.record([decoded(r.value, content_type(list(r.headers))) for r in batch.valid])
+        watch.batch_done(batch)
         return outcome
 
     return observed
@@ -251,3 +322,14 @@ def content_type(headers: Headers) -> str | None:
         if name == "content-type":
             return value.decode(errors="replace")
     return None
+
+
+def _header_map(headers: Headers) -> dict[str, str | bytes]:
+    """Headers as a message shows them: text when they are UTF-8 (the last one wins)."""
+    shown: dict[str, str | bytes] = {}
+    for name, raw in headers:
+        try:
+            shown[name] = raw.decode()
+        except UnicodeDecodeError:
+            shown[name] = raw
+    return shown

@@ -13,7 +13,7 @@ import asyncio
 import re
 from typing import TYPE_CHECKING
 
-from topicflow.kafka._delivery import HandOff
+from topicflow.kafka._delivery import HandlerRaised, HandOff
 from topicflow.kafka._seam import ConsumerStopped
 
 if TYPE_CHECKING:
@@ -194,13 +194,18 @@ class ObservedTransport:
         # The ledger's future waits for the handlers too, within the ledger's own bound.
         try:
             return await future
+        except HandlerRaised as raised:
+            error = raised.error  # raised below, outside this block: it is the cause
         except Exception as exc:
             failure = self.inner.failure(topic, exc)
             if failure is exc:
                 raise
             raise failure from exc
+        raise error
 
     def failure(self, topic: str, exc: BaseException) -> BaseException:
+        if isinstance(exc, HandlerRaised):
+            return exc.error
         return self.inner.failure(topic, exc)
 
     async def send_batch(

@@ -50,13 +50,17 @@ __all__ = [
     "Handler",
     "PipelineSettings",
     "build_pipeline",
+    "chosen_handler",
     "custom_callable",
+    "failure_of",
     "wrap_consume",
 ]
 
 X = TypeVar("X")
 #: Key of the chosen handler in ``msg.scratch`` (only set with several handlers).
 _CHOSEN = "topicflow.handler"
+#: Key in ``msg.scratch`` of the exception that ended a message's handling.
+_FAILURE = "topicflow.failure"
 
 
 class Handler:
@@ -113,6 +117,7 @@ class Failures:
 
     def outcome(self, exc: Exception, msg: KafkaMessage, handler_name: str) -> Outcome:
         """The outcome of a message whose handling raised ``exc`` (logged here)."""
+        msg.scratch[_FAILURE] = exc
         steered = self._steered(exc)
         if steered is not None:
             return steered
@@ -168,6 +173,18 @@ class Failures:
     def log(self, level: int, text: str, *args: Any, exc: BaseException | None = None) -> None:
         if self.logger is not None:
             self.logger.log(level, text, *args, exc_info=exc)
+
+
+def failure_of(msg: KafkaMessage) -> Exception | None:
+    """The exception that ended ``msg``'s handling (after its pipeline), if one did."""
+    failure: Exception | None = msg.scratch.get(_FAILURE)
+    return failure
+
+
+def chosen_handler(msg: KafkaMessage) -> Handler | None:
+    """The handler ``filter=`` chose for ``msg`` (recorded only with several handlers)."""
+    chosen: Handler | None = msg.scratch.get(_CHOSEN)
+    return chosen
 
 
 def build_pipeline(settings: PipelineSettings) -> Callable[[KafkaMessage], Awaitable[Outcome]]:

@@ -29,7 +29,7 @@ from topicflow.kafka._pipeline import (
 )
 from topicflow.kafka._transport import ConsumerSpec, TopicPartition
 from topicflow.kafka.message import KafkaMessage
-from topicflow.kafka.publisher import PUBLISHERS_ATTR
+from topicflow.kafka.publisher import PUBLISHERS_ATTR, wrapper_of
 from topicflow.middlewares import wrap_publish
 
 if TYPE_CHECKING:
@@ -172,7 +172,7 @@ class Subscriber:
         if func is None:
             return functools.partial(self.__call__, filter=filter)
         # The registering frame's locals: annotations may name classes defined there.
-        plan = compile_handler(func, sys._getframe(1).f_locals)
+        plan = compile_handler(wrapper_of(func).__wrapped__, sys._getframe(1).f_locals)
         defined = self._path_regex.groupindex if self._path_regex else {}
         missing = sorted(set(plan.path_names) - set(defined))
         if missing and self._path_regex is None:
@@ -186,7 +186,7 @@ class Subscriber:
                 f"{self.config.pattern!r} does not define; add a {{{missing[0]}}} placeholder"
             )
         self._handlers.append(Handler(plan, filter))
-        return func
+        return wrapper_of(func)  # callable as func; tests find its mock on it
 
     # -- settings, resolved at start ----------------------------------------
 

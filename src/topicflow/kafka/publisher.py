@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
+# wrapper_of: re-exported for the subscribers, whose decorators return its wrapper too.
+from topicflow._handler import HandlerCallWrapper
+from topicflow._handler import wrapper_of as wrapper_of
 from topicflow.kafka._publish import PublishCommand, PublishOptions, send_one
 from topicflow.middlewares import wrap_publish
 from topicflow.response import Response
@@ -155,10 +158,13 @@ class DefaultPublisher:
 
     def __call__(self, func: F) -> F:
         """Publish ``func``'s return values here (when ``func`` is a subscriber's handler)."""
-        publishers: list[DefaultPublisher] | None = getattr(func, PUBLISHERS_ATTR, None)
+        # Above a subscriber's decorator, func is its wrapper: the subscriber reads the
+        # publishers off the function it compiled.
+        target = func.__wrapped__ if isinstance(func, HandlerCallWrapper) else func
+        publishers: list[DefaultPublisher] | None = getattr(target, PUBLISHERS_ATTR, None)
         if publishers is None:
             publishers = []
-            setattr(func, PUBLISHERS_ATTR, publishers)
+            setattr(target, PUBLISHERS_ATTR, publishers)
         publishers.append(self)
         return func
 

@@ -28,6 +28,7 @@ import zlib
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from topicflow._di import compile_batch_handler
+from topicflow._handler import wrapper_of
 from topicflow._tasks import PACE
 from topicflow.ack import AckPolicy, Outcome
 from topicflow.exceptions import DecodeError, SetupError
@@ -166,6 +167,8 @@ class Batch:
     bodies: list[Any]
     #: The offsets handed to the handler, per partition, in delivery order.
     taken: dict[TopicPartition, list[int]]
+    #: The exception that ended its handling, if one did (set by its pipeline).
+    failure: list[Exception] = dataclasses.field(default_factory=list)
 
 
 class BatchSubscriber(Subscriber):
@@ -192,9 +195,10 @@ class BatchSubscriber(Subscriber):
             return functools.partial(self.__call__, filter=filter)
         if filter is not None or self._batch_plan is not None:
             raise SetupError(f"{self!r}: a batch subscriber has exactly one handler, no filter=")
-        self._batch_plan = compile_batch_handler(func, sys._getframe(1).f_locals)
+        wrapper = wrapper_of(func)
+        self._batch_plan = compile_batch_handler(wrapper.__wrapped__, sys._getframe(1).f_locals)
         self._handlers.append(Handler(self._batch_plan, None))
-        return func
+        return wrapper
 
     def _max_records(self) -> int | None:
         return self.config.max_records
@@ -242,6 +246,7 @@ class BatchSubscriber(Subscriber):
             try:
                 await call(batch)
             except Exception as exc:
+                batch.failure.append(exc)
                 outcome = failures.batch_outcome(exc, len(batch.bodies), name)
             else:
                 outcome = Outcome.ACK

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from topicflow.exceptions import SetupError
 from topicflow.kafka._delivery import DeliveryLedger
@@ -65,16 +65,22 @@ class TestKafkaBroker:
     """Run ``broker`` in a test: on an in-memory Kafka, or on the real one.
 
     Use it as an async context manager; it starts the broker on enter, stops it
-    on exit, and returns it::
+    on exit, and returns it (several brokers: a tuple of them)::
 
         async with TestKafkaBroker(broker) as br:
             await br.publish({"id": 1}, "orders")
             handle.mock.assert_called_once_with({"id": 1})
 
+    A handler's exception is raised out of the test's ``await br.publish(...)``
+    (and ``br.request(...)``) that led to it, as with FastStream's test client.
+
     Args:
-        broker: a broker that is not connected yet.
+        brokers: brokers that are not connected yet.
         with_real: keep the broker's real transport (its ``bootstrap_servers``);
             the mocks, ``wait_call`` and waiting publishes work the same.
+        connect_only: connect without starting the subscribers (start them with
+            ``await br.start()``, or with ``TestApp``); None (FastStream's
+            default) is False here: the broker starts.
         partitions: partition counts of in-memory topics, e.g. ``{"orders": 6}``;
             other topics get one partition when first used. Ignored with
             ``with_real=True``, where the cluster's topics are what they are.
@@ -88,19 +94,32 @@ class TestKafkaBroker:
 
     def __init__(
         self,
-        broker: KafkaBroker,
+        *brokers: KafkaBroker,
         with_real: bool = False,
-        *,
+        connect_only: bool | None = None,
         partitions: Mapping[str, int] | None = None,
     ) -> None:
-        self.broker = broker
+        if not brokers:
+            raise SetupError("TestKafkaBroker(broker) needs the broker to test")
+        self.brokers = brokers
+        self.broker = brokers[0]
         self.with_real = with_real
+        self.connect_only = bool(connect_only)
         self.partitions = dict(partitions or {})
-        self._cluster: _Cluster | None = None
-        self._instruments: Instruments | None = None
+        self._entered: list[_Entered] = []
 
-    async def __aenter__(self) -> KafkaBroker:
-        broker = self.broker
+    async def __aenter__(self) -> Any:
+        try:
+            for broker in self.brokers:
+                await self._enter(broker)
+        except BaseException:
+            await self._leave()
+            raise
+        if len(self.brokers) == 1:
+            return self.broker
+        return self.brokers
+
+    async def _enter(self, broker: KafkaBroker) -> None:
         if broker.observer is not None:
             raise SetupError(f"{broker!r} is already under a TestKafkaBroker")
         if broker.connected:
@@ -108,24 +127,26 @@ class TestKafkaBroker:
                 f"{broker!r} is connected already; enter TestKafkaBroker(broker) before "
                 "'async with broker', broker.connect() or broker.start()"
             )
-        cluster = self._cluster = _acquire(self.with_real, broker.options.servers_text)
-        try:
-            memory = cluster.memory
-            inner: Callable[[Callable[[], Transport]], Transport]
-            if memory is not None:
-                for name, count in self.partitions.items():
-                    memory.create_topic(name, count)
-                inner = lambda _default: MemoryTransport(memory, broker.logger)  # noqa: E731
-            else:
-                inner = _the_real_one
-            instruments = self._instruments = Instruments(broker, cluster.ledger, inner)
-            broker.observe(instruments)
+        servers = broker.options.servers_text
+        cluster = _acquire(self.with_real, servers)
+        entered = _Entered(broker, cluster, None)
+        self._entered.append(entered)
+        memory = cluster.memory
+        inner: Callable[[Callable[[], Transport]], Transport]
+        if memory is not None:
+            for name, count in self.partitions.items():
+                memory.create_topic(name, count)
+            inner = lambda _default: MemoryTransport(memory, broker.logger)  # noqa: E731
+        else:
+            inner = _the_real_one
+        instruments = entered.instruments = Instruments(broker, cluster.ledger, inner)
+        broker.observe(instruments)
+        if self.connect_only:
+            await broker.connect()
+            broker.resolve()  # its publishers as start() will bind them: for their mocks
+        else:
             await broker.start()
-            instruments.attach_publishers()
-        except BaseException:
-            await self._leave()
-            raise
-        return broker
+        instruments.attach_publishers()
 
     async def __aexit__(
         self,
@@ -136,21 +157,9 @@ class TestKafkaBroker:
         await self._leave()
 
     async def _leave(self) -> None:
-        instruments = self._instruments
-        try:
-            # Each fetch loop notices stop() only when its current getmany returns (up to
-            # fetch_timeout_ms): in memory, make empty polls short meanwhile.
-            memory = self._cluster.memory if self._cluster is not None else None
-            with memory.stopping() if memory is not None else contextlib.nullcontext():
-                await self.broker.stop()
-        finally:
-            if instruments is not None:
-                self.broker.observe(None)
-                instruments.strip()
-                self._instruments = None
-            if self._cluster is not None:
-                _release(self.with_real, self.broker.options.servers_text)
-                self._cluster = None
+        entered, self._entered = self._entered, []
+        for one in reversed(entered):
+            await one.leave(self.with_real)
 
     # -- the in-memory cluster -----------------------------------------------------
 
@@ -163,12 +172,37 @@ class TestKafkaBroker:
         return self._memory().committed(group_id)
 
     def _memory(self) -> MemoryKafka:
-        if self._cluster is None or self._cluster.memory is None:
+        cluster = self._entered[0].cluster if self._entered else None
+        if cluster is None or cluster.memory is None:
             raise SetupError(
                 "the in-memory cluster exists only inside 'async with TestKafkaBroker(broker)' "
                 "without with_real=True; on a real cluster use Kafka's admin tools"
             )
-        return self._cluster.memory
+        return cluster.memory
+
+
+@dataclass(eq=False)
+class _Entered:
+    """One broker under test: its cluster, and the observer installed on it."""
+
+    broker: KafkaBroker
+    cluster: _Cluster
+    instruments: Instruments | None
+
+    async def leave(self, real: bool) -> None:
+        broker = self.broker
+        try:
+            # Each fetch loop notices stop() only when its current getmany returns (up to
+            # fetch_timeout_ms): in memory, make empty polls short meanwhile.
+            memory = self.cluster.memory
+            with memory.stopping() if memory is not None else contextlib.nullcontext():
+                await broker.stop()
+        finally:
+            if self.instruments is not None:
+                broker.observe(None)
+                self.instruments.strip()
+                self.instruments = None
+            _release(real, broker.options.servers_text)
 
 
 def _the_real_one(default: Callable[[], Transport]) -> Transport:
