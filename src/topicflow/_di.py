@@ -55,15 +55,16 @@ from topicflow._resolvers import (
     signature_of,
     split_annotation,
 )
-from topicflow._spec import CallKind, State, solver, spec_of
+from topicflow._spec import Arg, CallKind, State, solver, spec_of
 from topicflow.exceptions import SetupError
+from topicflow.params import HeaderMarker, PathMarker
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 
     from topicflow._body import Reader
     from topicflow._context import ContextRepo
-    from topicflow._spec import Arg, Spec
+    from topicflow._spec import Spec
     from topicflow.kafka.message import KafkaMessage
 
 __all__ = ["BatchPlan", "HandlerPlan", "compile_batch_handler", "compile_handler"]
@@ -132,6 +133,25 @@ class BatchPlan:
     #: ValueError when any record does not fit: then go record by record to
     #: find it. None for item types read from messages (``Any``, ``str``).
     extract_records: Callable[[Sequence[Any]], list[Any]] | None = None
+    #: With parameters beside the list (``Logger``, ``Context``, ``Depends``): the
+    #: handler's spec, the list being its ``State.body``; see :meth:`bind_context`.
+    _spec: Any = None
+
+    def bind_context(self, context: ContextRepo | None) -> Callable[[list[Any]], Awaitable[Any]]:
+        """The call to use at run time, with the broker's context for the parameters
+        beside the list (built per batch; a batch has no one message)."""
+        spec = self._spec
+        if spec is None:
+            return self.call
+
+        async def call(bodies: list[Any]) -> Any:
+            async with contextlib.AsyncExitStack() as stack:
+                state = State(None, context, stack)  # type: ignore[arg-type]
+                state.body = bodies
+                result = spec.invoke(state)
+                return (await result) if spec.awaits else result
+
+        return call
 
 
 def compile_handler(
@@ -194,12 +214,26 @@ def compile_handler(
 def compile_batch_handler(
     func: Callable[..., Any], localns: Mapping[str, Any] | None = None
 ) -> BatchPlan:
-    """Plan a batch handler: exactly one parameter, annotated ``list[T]`` (or unannotated)."""
+    """Plan a batch handler: first the list of bodies, annotated ``list[T]`` (or
+    unannotated), then, if any, parameters that need no message (``Logger``,
+    ``Context(...)``, ``Depends(...)``)."""
     hints, params = signature_of(func, localns)
-    if len(params) != 1:
+    extras: list[Arg] = []
+    for param in params[1:]:
+        annotation, marker = split_annotation(hints.get(param.name, Any), param.default)
+        arg = param_arg(param.name, annotation, marker, localns)
+        if arg is None or isinstance(marker, (HeaderMarker, PathMarker)):
+            raise SetupError(
+                f"batch handler {qualname(func)}: {param.name!r} is neither the list of bodies "
+                "nor a Logger, Context(...) or Depends(...) parameter; a batch handler "
+                "takes the list first: async def handle(orders: list[Order], logger: "
+                "Logger) -> None"
+            )
+        extras.append(arg)
+    if not params:
         raise SetupError(
-            f"batch handler {qualname(func)} must take exactly one parameter, the list of "
-            "bodies: async def handle(orders: list[Order]) -> None"
+            f"batch handler {qualname(func)} must take the list of bodies: "
+            "async def handle(orders: list[Order]) -> None"
         )
     annotation = hints.get(params[0].name, Any)
     origin = get_origin(annotation)
@@ -220,6 +254,10 @@ def compile_batch_handler(
         except BODY_ERRORS as exc:
             raise decode_error(msg, exc) from exc
 
+    spec = None
+    if extras:
+        target = _in_thread(func) if CallKind.of(func) is CallKind.SYNC else func
+        spec = spec_of(target, [Arg(params[0].name, _the_bodies), *extras])
     return BatchPlan(
         func=func,
         extract=extract,
@@ -227,7 +265,12 @@ def compile_batch_handler(
         body_type=list[item],
         return_type=hints.get("return", Any),
         extract_records=records_reader(item),
+        _spec=spec,
     )
+
+
+def _the_bodies(state: State) -> Any:
+    return state.body
 
 
 # -- calls -----------------------------------------------------------------------

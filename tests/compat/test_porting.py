@@ -51,8 +51,6 @@ XFAIL: dict[str, str] = {
     "asyncapi_from_code": _SPECIFICATION,
     "asyncapi_info": _SPECIFICATION,
     "asyncapi_json": _SPECIFICATION,
-    "batch_models": "SetupError: batch handler store must take exactly one parameter (a "
-    "batch handler cannot take a Logger beside the list)",
     "context_defaults": _APP_CONTEXT,
     "context_repo": "AttributeError: 'ContextRepo' object has no attribute 'scope'",
     "context_set_global": _APP_CONTEXT,

@@ -8,7 +8,17 @@ from typing import Annotated
 import pytest
 
 import topicflow.context
-from topicflow import App, Context, ContextRepo, FastStream, Header, Logger, NoCast, SetupError
+from topicflow import (
+    App,
+    Context,
+    ContextRepo,
+    Depends,
+    FastStream,
+    Header,
+    Logger,
+    NoCast,
+    SetupError,
+)
 from topicflow.exceptions import (
     ContextError,
     FastStreamException,
@@ -222,3 +232,34 @@ def test_faststream_kafka_names_import_from_topicflow_kafka() -> None:
     assert KafkaPublishCommand is Command
     assert TestApp is topicflow.TestApp
     assert BatchBufferOverflowException(3).message_position == 3
+
+
+async def test_a_batch_handler_takes_a_logger_context_and_dependencies_beside_the_list() -> None:
+    broker = KafkaBroker()
+    broker.context.set_global("tenant", "acme")
+    seen: list[tuple[list[int], bool, str, int]] = []
+
+    def size(n: int = 7) -> int:
+        return n
+
+    @broker.subscriber("orders", batch=True)
+    async def store(
+        ns: list[int],
+        logger: Logger,
+        tenant: str = Context(),
+        seven: int = Depends(size),
+    ) -> None:
+        seen.append((ns, isinstance(logger, logging.Logger), tenant, seven))
+
+    async with TestKafkaBroker(broker) as br:
+        await br.publish_batch(1, 2, 3, topic="orders")
+        await store.wait_call(timeout=5)
+    assert seen == [([1, 2, 3], True, "acme", 7)]
+
+
+def test_a_batch_handler_parameter_that_needs_a_message_is_refused() -> None:
+    broker = KafkaBroker()
+    with pytest.raises(SetupError, match="neither the list of bodies nor a Logger"):
+
+        @broker.subscriber("orders", batch=True)
+        async def store(ns: list[int], tenant: str = Header()) -> None: ...

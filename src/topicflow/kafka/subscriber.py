@@ -221,8 +221,10 @@ class BatchSubscriber(Subscriber):
         policy = self._policy
         name = f"batch handler {plan.func.__qualname__} of {self!r}"
 
+        handle = plan.bind_context(runtime.context)
+
         async def call_batch(bodies: list[Any]) -> Any:
-            result = await plan.call(bodies)
+            result = await handle(bodies)
             if result is not None:
                 correlation_id = new_correlation_id()
                 for publisher in handler.publishers:
