@@ -47,7 +47,6 @@ def _not_raised(name: str) -> str:
 
 
 XFAIL: dict[str, str] = {
-    "ack_manual": "ModuleNotFoundError: No module named 'topicflow.message' (AckStatus)",
     "asyncapi_from_code": _SPECIFICATION,
     "asyncapi_info": _SPECIFICATION,
     "asyncapi_json": _SPECIFICATION,
@@ -61,8 +60,6 @@ XFAIL: dict[str, str] = {
     "lifespan_extra_options": _HOOK_CONTEXT,
     "middlewares_exceptions": "ImportError: cannot import name 'ExceptionMiddleware' from "
     "'topicflow'",
-    "middlewares_scopes": "ModuleNotFoundError: No module named 'topicflow.message' "
-    "(StreamMessage)",
     "testing_test_app": "AttributeError: 'App' object has no attribute 'broker'",
 }
 

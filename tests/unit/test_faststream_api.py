@@ -9,6 +9,7 @@ import pytest
 
 import topicflow.context
 from topicflow import (
+    AckPolicy,
     App,
     Context,
     ContextRepo,
@@ -263,3 +264,22 @@ def test_a_batch_handler_parameter_that_needs_a_message_is_refused() -> None:
 
         @broker.subscriber("orders", batch=True)
         async def store(ns: list[int], tenant: str = Header()) -> None: ...
+
+
+async def test_messages_are_stream_messages_and_say_what_was_committed() -> None:
+    from topicflow.message import AckStatus, StreamMessage
+
+    broker = KafkaBroker()
+    seen: list[KafkaMessage] = []
+
+    @broker.subscriber("t", ack_policy=AckPolicy.MANUAL)
+    async def handle(body: str, msg: KafkaMessage) -> None:
+        assert msg.committed is None  # nothing decided yet
+        await (msg.ack() if body == "ok" else msg.nack() if body == "again" else msg.reject())
+        seen.append(msg)
+
+    async with TestKafkaBroker(broker) as br:
+        for body in ("ok", "no"):
+            await br.publish(body, "t")
+    assert all(isinstance(msg, StreamMessage) for msg in seen)
+    assert [msg.committed for msg in seen] == [AckStatus.ACKED, AckStatus.REJECTED]

@@ -10,6 +10,7 @@ from topicflow._codec import decode_body
 from topicflow.ack import Outcome
 from topicflow.exceptions import DecodeError
 from topicflow.kafka.topic import topic_name_problem
+from topicflow.message import AckStatus, StreamMessage
 
 if TYPE_CHECKING:
     import asyncio
@@ -20,9 +21,17 @@ if TYPE_CHECKING:
 __all__ = ["KafkaMessage"]
 
 _NO_PATH: Mapping[str, str] = MappingProxyType({})
+#: Finished outcomes as FastStream's statuses: poison and skipped are committed, like acked.
+_STATUS = {
+    Outcome.ACK: AckStatus.ACKED,
+    Outcome.SKIP: AckStatus.ACKED,
+    Outcome.NACK: AckStatus.NACKED,
+    Outcome.REJECT: AckStatus.REJECTED,
+    Outcome.POISON: AckStatus.REJECTED,
+}
 
 
-class KafkaMessage:
+class KafkaMessage(StreamMessage["ConsumerRecord[bytes, bytes]"]):
     """A consumed Kafka record with its decoded metadata.
 
     Use it as a handler parameter (``msg: KafkaMessage``). Header values are
@@ -205,6 +214,11 @@ class KafkaMessage:
     async def reject(self) -> None:
         """Finish the message as failed: committed, not delivered again."""
         self.decide(Outcome.REJECT)
+
+    @property
+    def committed(self) -> AckStatus | None:
+        """What was decided for it, as FastStream names it; None while undecided."""
+        return _STATUS.get(self.status) if self.status is not None else None
 
     def decide(self, outcome: Outcome) -> None:
         """Record what becomes of the message; the first decision counts.
