@@ -41,7 +41,7 @@ from topicflow.exceptions import (
     TopicflowError,
     WaitTimeout,
 )
-from topicflow.middlewares import BaseMiddleware
+from topicflow.middlewares import BaseMiddleware, ExceptionMiddleware
 from topicflow.params import Context, Depends, Header, NoCast, Path
 from topicflow.response import Response
 from topicflow.testing import TestApp
@@ -62,6 +62,7 @@ __all__ = [
     "ContextRepo",
     "DecodeError",
     "Depends",
+    "ExceptionMiddleware",
     "FastStream",
     "FastStreamException",
     "FeatureNotSupportedException",

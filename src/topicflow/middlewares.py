@@ -15,6 +15,7 @@ wrap the innermost router's.
 
 from __future__ import annotations
 
+import inspect
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from topicflow.kafka.message import KafkaMessage
     from topicflow.kafka.publisher import PublishCommand
 
-__all__ = ["BaseMiddleware", "wrap_publish"]
+__all__ = ["BaseMiddleware", "ExceptionMiddleware", "wrap_publish"]
 
 
 class BaseMiddleware:
@@ -136,3 +137,58 @@ def _bind(
         return await scope(call_next, arg)
 
     return call
+
+
+class ExceptionMiddleware:
+    """Handlers by exception type, as FastStream's: an error a handler raises goes to
+    the first registered handler of its type (or a base type) instead of the
+    acknowledgement policy.
+
+    ``add_handler(ValueError)`` registers a function called with the exception;
+    the message then counts as handled, and nothing is published for it. With
+    ``publish=True`` the function's return value stands for the handler's: its
+    ``@publisher``\\ s publish it. Decisions (``AckMessage``, ``NackMessage``,
+    ``RejectMessage``, ``SkipMessage``) and poison messages are never caught.
+    List it with the other middlewares: ``KafkaBroker(middlewares=[it])``.
+
+    Args:
+        handlers: exception type -> function, as ``add_handler(exc)`` registers.
+        publish_handlers: exception type -> function, as ``add_handler(exc, publish=True)``.
+    """
+
+    def __init__(
+        self,
+        handlers: dict[type[Exception], Callable[..., Any]] | None = None,
+        publish_handlers: dict[type[Exception], Callable[..., Any]] | None = None,
+    ) -> None:
+        self._handlers: list[tuple[type[Exception], Callable[..., Any], bool]] = []
+        for exc, func in (handlers or {}).items():
+            self._handlers.append((exc, func, False))
+        for exc, func in (publish_handlers or {}).items():
+            self._handlers.append((exc, func, True))
+
+    def add_handler(
+        self, exc: type[Exception], publish: bool = False
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Decorator: ``func(exc)`` (sync or async) handles errors of type ``exc``."""
+
+        def register(func: Callable[..., Any]) -> Callable[..., Any]:
+            self._handlers.append((exc, func, publish))
+            return func
+
+        return register
+
+    def __call__(self, msg: Any | None, *, context: ContextRepo) -> BaseMiddleware:
+        # As a middleware it adds no hooks: the pipeline asks it with ``handle()``.
+        return BaseMiddleware(msg, context=context)
+
+    async def handle(self, exc: Exception) -> tuple[bool, Any]:
+        """``(True, result)`` when a handler of ``exc``'s type took it (``result`` is
+        None unless it was registered with ``publish=True``); else ``(False, None)``."""
+        for kind, func, publish in self._handlers:
+            if isinstance(exc, kind):
+                result = func(exc) if inspect.signature(func).parameters else func()
+                if inspect.isawaitable(result):
+                    result = await result
+                return True, result if publish else None
+        return False, None

@@ -58,8 +58,6 @@ XFAIL: dict[str, str] = {
     "exceptions_subscriber_not_found": _not_raised("SubscriberNotFound"),
     "lifespan_context_manager": _HOOK_CONTEXT,
     "lifespan_extra_options": _HOOK_CONTEXT,
-    "middlewares_exceptions": "ImportError: cannot import name 'ExceptionMiddleware' from "
-    "'topicflow'",
     "testing_test_app": "AttributeError: 'App' object has no attribute 'broker'",
 }
 

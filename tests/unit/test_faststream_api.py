@@ -283,3 +283,40 @@ async def test_messages_are_stream_messages_and_say_what_was_committed() -> None
             await br.publish(body, "t")
     assert all(isinstance(msg, StreamMessage) for msg in seen)
     assert [msg.committed for msg in seen] == [AckStatus.ACKED, AckStatus.REJECTED]
+
+
+async def test_exception_middleware_handles_errors_by_type_and_may_publish_a_result() -> None:
+    from topicflow import ExceptionMiddleware, NackMessage
+
+    handled: list[str] = []
+    errors = ExceptionMiddleware(handlers={ValueError: lambda exc: handled.append(str(exc))})
+
+    @errors.add_handler(KeyError, publish=True)
+    async def fallback(exc: KeyError) -> str:
+        return "fallback"
+
+    broker = KafkaBroker(middlewares=[errors])
+    results: list[str] = []
+    nacked: list[str] = []
+
+    @broker.subscriber("in")
+    @broker.publisher("out")
+    async def risky(body: str) -> str:
+        if body == "value":
+            raise ValueError("no good")
+        if body == "key":
+            raise KeyError(body)
+        if body == "nack" and not nacked:
+            nacked.append(body)
+            raise NackMessage()  # a decision: not the middleware's
+        return body
+
+    @broker.subscriber("out")
+    async def out(body: str) -> None:
+        results.append(body)
+
+    async with TestKafkaBroker(broker) as br:
+        for body in ("value", "key", "nack", "ok"):
+            await br.publish(body, "in")
+    assert handled == ["no good"]
+    assert results == ["fallback", "nack", "ok"]  # the nacked one came again and went through

@@ -32,8 +32,16 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from topicflow._body import BODY_ERRORS, decode_error
 from topicflow.ack import ON_ERROR, AckPolicy, Outcome
-from topicflow.exceptions import AckMessage, DecodeError, NackMessage, RejectMessage, SkipMessage
+from topicflow.exceptions import (
+    AckMessage,
+    DecodeError,
+    IgnoredException,
+    NackMessage,
+    RejectMessage,
+    SkipMessage,
+)
 from topicflow.kafka._publish import PublishCommand
+from topicflow.middlewares import ExceptionMiddleware
 from topicflow.response import Response
 
 if TYPE_CHECKING:
@@ -298,6 +306,7 @@ def _dispatcher(
     reply = settings.reply
     defer = settings.defer_confirmations
     failures = settings.failures
+    catchers = tuple(m for m in settings.middlewares if isinstance(m, ExceptionMiddleware))
 
     async def dispatch(msg: KafkaMessage) -> Any:
         handler = sole if sole is not None else await _choose(handlers, msg)
@@ -315,7 +324,15 @@ def _dispatcher(
         replies = reply is not None and _asks_reply(msg.raw_message.headers)
         reply_to = msg.reply_to if replies else ""
         correlation_id = msg.correlation_id if (replies or handler.publishers) else ""
-        result = await handler.call(msg)
+        if not catchers:
+            result = await handler.call(msg)
+        else:
+            try:
+                result = await handler.call(msg)
+            except (IgnoredException, DecodeError):
+                raise  # decisions and poison are never an ExceptionMiddleware's
+            except Exception as exc:
+                result = await _caught(exc, catchers)
         if result is not None and handler.publishers:
             if not defer:
                 for publisher in handler.publishers:
@@ -333,6 +350,16 @@ def _dispatcher(
         return result
 
     return dispatch
+
+
+async def _caught(exc: Exception, catchers: Sequence[ExceptionMiddleware]) -> Any:
+    """The result standing for a handler that raised ``exc``, from the first
+    ExceptionMiddleware with a handler of its type; else ``exc`` goes on."""
+    for catcher in catchers:
+        took, result = await catcher.handle(exc)
+        if took:
+            return result
+    raise exc
 
 
 def _asks_reply(headers: Sequence[tuple[str, bytes]]) -> bool:
