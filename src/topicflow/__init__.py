@@ -33,6 +33,7 @@ from topicflow.exceptions import (
 from topicflow.middlewares import BaseMiddleware
 from topicflow.params import Context, Depends, Header, Path
 from topicflow.response import Response
+from topicflow.specification import AsyncAPI
 from topicflow.testing import TestApp
 
 __version__ = "0.1.0.dev0"
@@ -41,6 +42,7 @@ __all__ = [
     "AckMessage",
     "AckPolicy",
     "App",
+    "AsyncAPI",
     "BaseMiddleware",
     "CommitError",
     "Context",

@@ -51,16 +51,19 @@ def docs() -> None:
 @click.option(
     "--asyncapi-version",
     type=click.Choice(["3.0.0", "2.6.0"]),
-    default="3.0.0",
-    show_default=True,
-    help="The AsyncAPI version of the document.",
+    help="The AsyncAPI version of the document (default: the App's "
+    "specification=AsyncAPI(schema_version=...), 3.0.0 unless it says otherwise).",
 )
 @_APP_DIR
-def gen(app_path: str, as_yaml: bool, out: str | None, asyncapi_version: str, app_dir: str) -> None:
+def gen(
+    app_path: str, as_yaml: bool, out: str | None, asyncapi_version: str | None, app_dir: str
+) -> None:
     """Write the AsyncAPI document of the App at MODULE:APP (JSON unless --yaml)."""
     from topicflow.asyncapi import build_document, to_json, to_yaml
 
     app = _load(app_path, app_dir)
+    if asyncapi_version is None:
+        asyncapi_version = app.schema.document_version
     document = build_document(app, cast("AsyncAPIVersion", asyncapi_version))
     text = to_yaml(document) if as_yaml else to_json(document)
     if out is None:
