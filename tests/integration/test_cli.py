@@ -132,3 +132,85 @@ def test_unreachable_kafka_is_one_line(tmp_path: Path) -> None:
     assert "KafkaUnavailableError" in error_lines[0]
     assert "127.0.0.1:1" in error_lines[0]
     assert "Traceback" not in out
+
+
+@pytest.mark.parametrize(
+    ("files", "target", "frames", "error"),
+    [
+        (
+            {"svc.py": "import os\n\nDB_URL = os.environ['db_url_not_set']\n"},
+            "svc:app",
+            [("svc.py", 3, "DB_URL = os.environ['db_url_not_set']")],
+            "importing 'svc' raised KeyError: 'db_url_not_set'",
+        ),
+        (
+            {"outer.py": "import inner\n", "inner.py": "x = 1\n\n\ny = x / 0\n"},
+            "outer:app",
+            [("outer.py", 1, "import inner"), ("inner.py", 4, "y = x / 0")],
+            "importing 'outer' raised ZeroDivisionError: division by zero",
+        ),
+        (
+            {"dep.py": "import no_such_dependency\n"},
+            "dep:app",
+            [("dep.py", 1, "import no_such_dependency")],
+            "importing 'dep' raised ModuleNotFoundError: No module named 'no_such_dependency'",
+        ),
+        (
+            {"fac.py": "def make():\n    settings = {}\n    return settings['db']\n"},
+            "fac:make",
+            [("fac.py", 3, "return settings['db']")],
+            "fac:make() raised KeyError: 'db'",
+        ),
+    ],
+)
+def test_errors_in_the_users_code_show_its_traceback(
+    tmp_path: Path,
+    files: dict[str, str],
+    target: str,
+    frames: list[tuple[str, int, str]],
+    error: str,
+) -> None:
+    for name, source in files.items():
+        (tmp_path / name).write_text(source)
+    extra = ["--factory"] if target == "fac:make" else []
+    proc = _topicflow("run", target, *extra, "--app-dir", str(tmp_path), cwd=tmp_path)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 1, out
+    lines = out.splitlines()
+    assert lines[0] == "Traceback (most recent call last):", out
+    for name, line, code in frames:
+        assert any(
+            entry.startswith(f'  File "{tmp_path / name}", line {line}, in ') for entry in lines
+        ), out
+        assert f"    {code}" in lines, out
+    # None of importlib's or the CLI's own frames: the first is the user's.
+    files_shown = [entry for entry in lines if entry.startswith("  File ")]
+    assert str(tmp_path) in files_shown[0], out
+    assert not any("importlib" in entry or "topicflow" in entry for entry in files_shown), out
+    assert lines[-1] == f"Error: {error} (traceback above)", out
+
+
+def test_a_syntax_error_shows_the_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "typo.py").write_text("app = None\ndef broken(:\n    pass\n")
+    proc = _topicflow("run", "typo:app", "--app-dir", str(tmp_path), cwd=tmp_path)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 1, out
+    assert f'  File "{tmp_path / "typo.py"}", line 2' in out, out
+    assert "SyntaxError" in out.splitlines()[-2] or "SyntaxError" in out
+    assert out.splitlines()[-1].startswith("Error: importing 'typo' raised SyntaxError"), out
+
+
+def test_docs_gen_shows_the_traceback_too(tmp_path: Path) -> None:
+    (tmp_path / "svc.py").write_text("raise RuntimeError('no config')\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "topicflow", "docs", "gen", "svc:app", "--app-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert proc.returncode == 1
+    assert f'  File "{tmp_path / "svc.py"}", line 1, in <module>' in proc.stderr
+    assert proc.stderr.splitlines()[-1] == (
+        "Error: importing 'svc' raised RuntimeError: no config (traceback above)"
+    )
