@@ -164,6 +164,7 @@ class App:
             if self.wait_for_broker:
                 await self._connect_waiting(broker, self.wait_for_broker)
             await broker.start()
+            _log_endpoints(broker)
         await _run_hooks(self._after_startup)
         if self.logger is not None:
             self.logger.info("%s started", self.title)
@@ -307,6 +308,36 @@ class App:
                 wait.cancel()
             await asyncio.gather(*waits, return_exceptions=True)
         return next((b.failure for b in self.brokers if b.failure is not None), None)
+
+
+def _log_endpoints(broker: KafkaBroker) -> None:
+    """One line per subscriber the broker started (handlers, topics, group) and per
+    publisher (topic, and the handlers whose results it sends), as FastStream lists
+    the subscribers it starts."""
+    logger = broker.logger
+    if logger is None:
+        return
+    sent: dict[str, list[str]] = {}
+    for sub in broker.resolve():
+        names = [getattr(plan.func, "__name__", repr(plan.func)) for plan in sub.handlers]
+        if sub.config.pattern is not None:
+            where = f"pattern {sub.prefix}{sub.config.pattern}"
+        elif sub.topics:
+            where = ", ".join(sub.topics)
+        else:
+            where = ", ".join(f"{tp.topic}[{tp.partition}]" for tp in sub.partitions)
+        group = f" (group {sub.group_id})" if sub.group_id else ""
+        logger.info(
+            "subscriber %s: %s%s waiting for messages", ", ".join(names) or "-", where, group
+        )
+        for plan, publishers in sub.handler_publishers():
+            for pub in publishers:
+                sent.setdefault(pub.topic, []).append(getattr(plan.func, "__name__", "?"))
+    for pub in broker.resolved_publishers():
+        sent.setdefault(pub.topic, [])
+    for topic, handlers in sent.items():
+        results = f" (results of {', '.join(dict.fromkeys(handlers))})" if handlers else ""
+        logger.info("publisher to %s%s", topic, results)
 
 
 def _reason(exc: KafkaUnavailableError) -> str:

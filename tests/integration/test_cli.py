@@ -214,3 +214,57 @@ def test_docs_gen_shows_the_traceback_too(tmp_path: Path) -> None:
     assert proc.stderr.splitlines()[-1] == (
         "Error: importing 'svc' raised RuntimeError: no config (traceback above)"
     )
+
+
+LISTED = """
+from topicflow import App
+from topicflow.kafka import KafkaBroker, KafkaRouter
+
+broker = KafkaBroker({bootstrap!r})
+app = App(broker)
+router = KafkaRouter(prefix="{prefix}.")
+alerts = broker.publisher("{prefix}.alerts")
+
+@broker.subscriber("{prefix}.orders", "{prefix}.refunds", group_id="billing")
+@broker.publisher("{prefix}.invoices")
+async def bill_order(n: int) -> int:
+    return n
+
+@router.subscriber(pattern="logs.*")
+async def read_logs(line: str) -> None: ...
+
+broker.include_router(router)
+"""
+
+
+@pytest.mark.kafka
+def test_startup_lists_subscribers_and_publishers(
+    bootstrap: str, topic: str, tmp_path: Path
+) -> None:
+    (tmp_path / "listed.py").write_text(
+        textwrap.dedent(LISTED).format(bootstrap=bootstrap, prefix=topic)
+    )
+    proc = _topicflow("run", "listed:app", "--app-dir", str(tmp_path), cwd=tmp_path)
+    assert proc.stdout is not None
+    seen: list[str] = []
+    deadline = time.monotonic() + 60
+    while not any("topicflow started" in line for line in seen):
+        line = proc.stdout.readline()
+        assert line, "".join(seen)
+        assert time.monotonic() < deadline, "".join(seen)
+        seen.append(line)
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=30)
+    listed = [
+        line.split("topicflow: ", 1)[1].rstrip()
+        for line in seen
+        if ": subscriber " in line or ": publisher " in line
+    ]
+    billing = f"{topic}.orders, {topic}.refunds (group billing)"
+    assert listed == [
+        f"subscriber bill_order: {billing} waiting for messages",
+        f"subscriber read_logs: pattern {topic}.logs.* waiting for messages",
+        f"publisher to {topic}.invoices (results of bill_order)",
+        f"publisher to {topic}.alerts",
+    ]
+    assert proc.returncode == 0
