@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import signal
 import subprocess
 import sys
@@ -268,3 +270,102 @@ def test_startup_lists_subscribers_and_publishers(
         f"publisher to {topic}.alerts",
     ]
     assert proc.returncode == 0
+
+
+ECHO = """
+from topicflow import App
+from topicflow.kafka import KafkaBroker
+
+broker = KafkaBroker({bootstrap!r})
+app = App(broker)
+
+@broker.subscriber({topic!r}, group_id={group!r}, auto_offset_reset="earliest")
+async def echo(body: dict) -> dict:
+    return {{"got": body}}
+"""
+
+
+def _publish(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "topicflow", "publish", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+async def _read_one(bootstrap: str, topic: str, group: str) -> tuple[bytes | None, object]:
+    from topicflow.kafka import KafkaBroker
+
+    async with KafkaBroker(bootstrap) as reader:
+        sub = reader.subscriber(topic, group_id=group, auto_offset_reset="earliest")
+        await sub.start()
+        try:
+            msg = await sub.get_one(timeout=30)
+            assert msg is not None
+            return msg.key, await msg.decode()
+        finally:
+            await sub.stop()
+
+
+@pytest.mark.kafka
+def test_publish_sends_one_message_and_rpc_prints_the_reply(
+    bootstrap: str, topic: str, group: str, tmp_path: Path
+) -> None:
+    (tmp_path / "echo.py").write_text(
+        textwrap.dedent(ECHO).format(bootstrap=bootstrap, topic=topic, group=group)
+    )
+    where = ("--app-dir", str(tmp_path))
+    sent = _publish("echo:app", '{"n": 1}', "--topic", topic, "--key", "k1", *where)
+    assert sent.returncode == 0, sent.stderr
+    assert asyncio.run(_read_one(bootstrap, topic, f"{group}-reader")) == (b"k1", {"n": 1})
+
+    service = _topicflow("run", "echo:app", *where, cwd=tmp_path)
+    try:
+        assert service.stdout is not None
+        while "started" not in (line := service.stdout.readline()):
+            assert line, "the echo service exited"
+        asked = _publish(
+            "echo:app", '{"n": 2}', "--rpc", "--topic", topic, "--timeout", "30", *where
+        )
+    finally:
+        service.send_signal(signal.SIGTERM)
+        service.communicate(timeout=30)
+    assert asked.returncode == 0, asked.stderr
+    assert json.loads(asked.stdout) == {"got": {"n": 2}}
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["hi"], "name the topic: --topic TOPIC"),
+        (["hi", "--topic", "t", "--partition", "x"], "--partition 'x'"),
+        (["hi", "--topic", "t", "--bogus", "1"], "--bogus is not an option of this publish"),
+        (["hi", "--topic", "t", "--rpc", "--reply-to", "r"], "--reply-to is not an option"),
+    ],
+)
+def test_publish_mistakes_are_one_line(tmp_path: Path, args: list[str], expected: str) -> None:
+    (tmp_path / "svc.py").write_text(
+        "from topicflow import App\nfrom topicflow.kafka import KafkaBroker\n"
+        "app = App(KafkaBroker('127.0.0.1:1'))\n"
+    )
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "topicflow",
+            "publish",
+            "svc:app",
+            *args,
+            "--app-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert expected in proc.stderr
+    assert "Traceback" not in proc.stderr

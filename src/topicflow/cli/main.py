@@ -24,6 +24,7 @@ from topicflow.cli._options import (
     parse_extra_options,
 )
 from topicflow.cli.docs import docs
+from topicflow.cli.publish import publish
 from topicflow.exceptions import TopicflowError
 
 __all__ = ["cli", "load_app", "main", "parse_extra_options"]
@@ -36,6 +37,7 @@ def cli() -> None:
 
 
 cli.add_command(docs)
+cli.add_command(publish)
 
 
 @cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
