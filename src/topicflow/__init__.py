@@ -44,6 +44,7 @@ from topicflow.exceptions import (
 from topicflow.middlewares import BaseMiddleware, ExceptionMiddleware
 from topicflow.params import Context, Depends, Header, NoCast, Path
 from topicflow.response import Response
+from topicflow.specification import AsyncAPI
 from topicflow.testing import TestApp
 
 FastStream = App
@@ -55,6 +56,7 @@ __all__ = [
     "AckMessage",
     "AckPolicy",
     "App",
+    "AsyncAPI",
     "BaseMiddleware",
     "CommitError",
     "Context",

@@ -17,6 +17,7 @@ from topicflow.exceptions import (
     KafkaUnavailableError,
     SetupError,
 )
+from topicflow.specification.asyncapi import AsyncAPI
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 
     from topicflow.exceptions import SubscriberFailed
     from topicflow.kafka.broker.broker import KafkaBroker
+    from topicflow.specification._extra import TagDict
 
 __all__ = ["App"]
 
@@ -55,8 +57,11 @@ class App:
     and the last error is raised once the time is up. Refused credentials are
     raised at once. ``topicflow run --wait-for-broker SECONDS`` sets it.
 
-    ``title``, ``version``, ``description`` and ``tags`` (names, or mappings with
-    ``name`` and ``description``) describe the service in its AsyncAPI documents.
+    ``specification=AsyncAPI(title=..., version=..., ...)`` describes the service
+    in its AsyncAPI documents (:mod:`topicflow.specification`); ``app.schema`` is
+    that object, and ``app.schema.to_specification()`` the document. ``title``,
+    ``version``, ``description`` and ``tags`` (names, or mappings with ``name`` and
+    ``description``) are a shorter way to say the same, without ``specification``.
     """
 
     def __init__(
@@ -69,10 +74,11 @@ class App:
         on_shutdown: Iterable[Callable[..., Any]] = (),
         after_shutdown: Iterable[Callable[..., Any]] = (),
         wait_for_broker: float = 0,
-        title: str = "topicflow",
-        version: str = "0.1.0",
-        description: str = "",
-        tags: Iterable[str | Mapping[str, str]] = (),
+        title: str | None = None,
+        version: str | None = None,
+        description: str | None = None,
+        tags: Iterable[str | TagDict | Mapping[str, str]] | None = None,
+        specification: AsyncAPI | None = None,
     ) -> None:
         self.brokers = list(brokers)
         self.logger = logger
@@ -85,19 +91,43 @@ class App:
         self.wait_for_broker = wait_for_broker
         for broker in self.brokers:
             broker.context.set_global("app", self)
-        self.title = title
-        self.version = version
-        self.description = description
-        self.tags = tuple(tags)
-        for tag in self.tags:
-            if not isinstance(tag, str) and "name" not in tag:
-                raise SetupError(f"tag {tag!r} has no 'name'; give a string or {{'name': ...}}")
+        described = {"title": title, "version": version, "description": description, "tags": tags}
+        given = [name for name, value in described.items() if value is not None]
+        if specification is not None and given:
+            raise SetupError(
+                f"App({', '.join(f'{name}=...' for name in given)}) and specification= both "
+                "describe the service; give them to AsyncAPI(...) instead"
+            )
+        if specification is None:
+            fields: dict[str, Any] = {k: v for k, v in described.items() if v is not None}
+            specification = AsyncAPI(**fields)
+        #: The service's AsyncAPI description; ``schema.to_specification()`` is its document.
+        self.schema = specification
+        for broker in self.brokers:
+            self.schema.add_broker(broker)
         self._on_startup = list(on_startup)
         self._after_startup = list(after_startup)
         self._on_shutdown = list(on_shutdown)
         self._after_shutdown = list(after_shutdown)
         self._exit: asyncio.Event | None = None
         self._lifespan: AbstractAsyncContextManager[Any] | None = None
+
+    @property
+    def title(self) -> str:
+        """The service's name, as its documents and log lines give it."""
+        return self.schema.title
+
+    @property
+    def version(self) -> str:
+        return self.schema.version
+
+    @property
+    def description(self) -> str:
+        return self.schema.description or ""
+
+    @property
+    def tags(self) -> tuple[Any, ...]:
+        return tuple(self.schema.tags)
 
     # Decorator forms: each returns the function unchanged.
     def on_startup(self, func: H) -> H:
@@ -134,6 +164,7 @@ class App:
             if self.wait_for_broker:
                 await self._connect_waiting(broker, self.wait_for_broker)
             await broker.start()
+            _log_endpoints(broker)
         await _run_hooks(self._after_startup)
         if self.logger is not None:
             self.logger.info("%s started", self.title)
@@ -277,6 +308,36 @@ class App:
                 wait.cancel()
             await asyncio.gather(*waits, return_exceptions=True)
         return next((b.failure for b in self.brokers if b.failure is not None), None)
+
+
+def _log_endpoints(broker: KafkaBroker) -> None:
+    """One line per subscriber the broker started (handlers, topics, group) and per
+    publisher (topic, and the handlers whose results it sends), as FastStream lists
+    the subscribers it starts."""
+    logger = broker.logger
+    if logger is None:
+        return
+    sent: dict[str, list[str]] = {}
+    for sub in broker.resolve():
+        names = [getattr(plan.func, "__name__", repr(plan.func)) for plan in sub.handlers]
+        if sub.config.pattern is not None:
+            where = f"pattern {sub.prefix}{sub.config.pattern}"
+        elif sub.topics:
+            where = ", ".join(sub.topics)
+        else:
+            where = ", ".join(f"{tp.topic}[{tp.partition}]" for tp in sub.partitions)
+        group = f" (group {sub.group_id})" if sub.group_id else ""
+        logger.info(
+            "subscriber %s: %s%s waiting for messages", ", ".join(names) or "-", where, group
+        )
+        for plan, publishers in sub.handler_publishers():
+            for pub in publishers:
+                sent.setdefault(pub.topic, []).append(getattr(plan.func, "__name__", "?"))
+    for pub in broker.resolved_publishers():
+        sent.setdefault(pub.topic, [])
+    for topic, handlers in sent.items():
+        results = f" (results of {', '.join(dict.fromkeys(handlers))})" if handlers else ""
+        logger.info("publisher to %s%s", topic, results)
 
 
 def _reason(exc: KafkaUnavailableError) -> str:

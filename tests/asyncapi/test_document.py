@@ -355,11 +355,11 @@ def test_yaml_and_json_say_the_same() -> None:
 
 
 def test_docs_gen_writes_json_yaml_and_files(tmp_path: Any) -> None:
-    as_json = topicflow("docs", "gen", SERVICE)
+    as_json = topicflow("docs", "gen", SERVICE, "--out", "-")
     assert as_json.returncode == 0, as_json.stderr
     assert json.loads(as_json.stdout)["asyncapi"] == "3.0.0"
 
-    as_yaml = topicflow("docs", "gen", SERVICE, "--yaml", "--asyncapi-version", "2.6.0")
+    as_yaml = topicflow("docs", "gen", SERVICE, "-y", "-d", "--asyncapi-version", "2.6.0")
     assert yaml.safe_load(as_yaml.stdout)["asyncapi"] == "2.6.0"
 
     out = tmp_path / "api.yaml"

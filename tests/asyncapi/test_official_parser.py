@@ -53,7 +53,7 @@ def test_a_broken_document_is_reported_invalid(
     tmp_path: Path, asyncapi_parser: Validate, artifacts: Path
 ) -> None:
     """The check can fail: a document with known faults is rejected, naming them."""
-    proc = topicflow("docs", "gen", SERVICE)
+    proc = topicflow("docs", "gen", SERVICE, "--out", "-")
     document = json.loads(proc.stdout)
     del document["info"]["version"]  # required
     document["operations"]["orders.receive.bill"]["action"] = "consume"  # not send/receive

@@ -297,12 +297,10 @@ def test_factory_extra_options_and_lifespan(bootstrap: str, tmp_path: Path) -> N
         (["svc:app", "--workers", "0"], "0 is not in the range x>=1"),
         (["svc:app", "stray"], "unexpected argument 'stray'"),
         (["svc:make"], "is it a factory? add --factory"),
-        (["broken:app"], "importing 'broken' failed: ZeroDivisionError"),
     ],
 )
 def test_bad_command_lines_are_one_line(tmp_path: Path, args: list[str], expected: str) -> None:
     (tmp_path / "svc.py").write_text("def make():\n    return None\n")
-    (tmp_path / "broken.py").write_text("1 / 0\n")
     proc = subprocess.run(
         [sys.executable, "-m", "topicflow", "run", *args, "--app-dir", str(tmp_path)],
         capture_output=True,

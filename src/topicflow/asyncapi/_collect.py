@@ -13,27 +13,28 @@ import operator
 import re
 import types
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Any, Union, cast, get_args, get_origin
 
 from topicflow.asyncapi._model import (
     AppInfo,
+    AppMeta,
     ChannelInfo,
     MessageInfo,
     OperationInfo,
     SecurityScheme,
     ServerInfo,
-    TagInfo,
 )
 from topicflow.asyncapi._payloads import UNKNOWN, Payload, payload_schemas
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Iterator
 
     from topicflow.app import App
     from topicflow.asyncapi._model import Action
     from topicflow.kafka._subscriber import Subscriber
     from topicflow.kafka.broker.broker import KafkaBroker
     from topicflow.kafka.publisher import DefaultPublisher
+    from topicflow.specification import AsyncAPI
 
 __all__ = [
     "ChannelAddress",
@@ -249,7 +250,7 @@ class _Collector:
                 )
             )
 
-    def finish(self, app: App) -> AppInfo:
+    def finish(self, meta: AppMeta) -> AppInfo:
         described, schemas = payload_schemas(self.payloads)
         channels: dict[tuple[tuple[str, ...], str], ChannelInfo] = {}
         channel_keys: set[str] = set()
@@ -293,10 +294,7 @@ class _Collector:
                 )
             )
         return AppInfo(
-            title=app.title,
-            version=app.version,
-            description=app.description,
-            tags=tuple(_tag(tag) for tag in app.tags),
+            meta=meta,
             servers=self.servers,
             channels=list(channels.values()),
             operations=operations,
@@ -304,12 +302,18 @@ class _Collector:
         )
 
 
-def collect(app: App) -> AppInfo:
-    """Read ``app`` once into the neutral model both AsyncAPI versions are written from."""
-    collector = _Collector(multi_broker=len(app.brokers) > 1)
-    for broker in app.brokers:
+def collect(source: App | AsyncAPI) -> AppInfo:
+    """Read ``source`` once into the neutral model both AsyncAPI versions are written from.
+
+    An App is documented through its specification (``App(specification=AsyncAPI(...))``,
+    or the one made of its ``title``, ``version``, ... arguments): its brokers and what
+    describes the service.
+    """
+    spec = cast("AsyncAPI", getattr(source, "schema", source))
+    collector = _Collector(multi_broker=len(spec.brokers) > 1)
+    for broker in spec.brokers:
         collector.add_broker(broker)
-    return collector.finish(app)
+    return collector.finish(spec.meta())
 
 
 def _sent(pub: DefaultPublisher, handlers: list[Any]) -> list[Any]:
@@ -347,12 +351,6 @@ def _register(message: MessageInfo, messages: dict[str, MessageInfo]) -> Message
     registered = MessageInfo(key, message.name, message.payload, message.content_type)
     messages[key] = registered
     return registered
-
-
-def _tag(tag: str | Mapping[str, str]) -> TagInfo:
-    if isinstance(tag, str):
-        return TagInfo(tag)
-    return TagInfo(tag["name"], tag.get("description", ""))
 
 
 def _safe_key(text: str) -> str:

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 __all__ = [
     "AppInfo",
+    "AppMeta",
     "ChannelInfo",
     "MessageInfo",
     "OperationInfo",
@@ -30,6 +31,27 @@ class TagInfo:
 
     name: str
     description: str = ""
+    #: ``{"url": ..., "description": ...}``, or None.
+    external_docs: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AppMeta:
+    """What describes the service as a whole (``info``, ``id``, tags, links).
+
+    The optional mappings are already in the document's own shape (``externalDocs``).
+    """
+
+    title: str
+    version: str
+    description: str = ""
+    tags: tuple[TagInfo, ...] = ()
+    terms_of_service: str | None = None
+    contact: dict[str, Any] | None = None
+    license: dict[str, Any] | None = None
+    external_docs: dict[str, Any] | None = None
+    #: The document's ``id`` (a URI naming the application).
+    identifier: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,10 +125,7 @@ class OperationInfo:
 class AppInfo:
     """Everything the documents are written from."""
 
-    title: str
-    version: str
-    description: str
-    tags: tuple[TagInfo, ...]
+    meta: AppMeta
     servers: list[ServerInfo]
     channels: list[ChannelInfo]
     operations: list[OperationInfo]

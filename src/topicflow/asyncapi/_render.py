@@ -10,6 +10,7 @@ subscriber        ``operations.<key>``, ``receive``   the channel's ``publish`` 
 publisher         ``operations.<key>``, ``send``      the channel's ``subscribe`` operation
 title             operation ``title``                 operation ``summary``
 app tags          ``info.tags``                       top-level ``tags``
+external docs     ``info.externalDocs``               top-level ``externalDocs``
 server address    ``host``                            ``url``
 ================  ==================================  =====================================
 
@@ -22,7 +23,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 if TYPE_CHECKING:
-    from topicflow.asyncapi._model import AppInfo, ChannelInfo, MessageInfo, OperationInfo
+    from topicflow.asyncapi._model import (
+        AppInfo,
+        AppMeta,
+        ChannelInfo,
+        MessageInfo,
+        OperationInfo,
+        TagInfo,
+    )
 
 __all__ = ["DEFAULT_VERSION", "AsyncAPIVersion", "render", "versions"]
 
@@ -75,7 +83,9 @@ def render(info: AppInfo, version: AsyncAPIVersion = DEFAULT_VERSION) -> dict[st
 
 
 def _render_3(info: AppInfo) -> dict[str, Any]:
-    doc: dict[str, Any] = {"asyncapi": "3.0.0", "info": _info(info, with_tags=True)}
+    doc: dict[str, Any] = {"asyncapi": "3.0.0", "info": _info(info.meta, v3=True)}
+    if info.meta.identifier:
+        doc["id"] = info.meta.identifier
     doc["defaultContentType"] = "application/json"
     if info.servers:
         doc["servers"] = {
@@ -134,11 +144,14 @@ def _operation_3(op: OperationInfo) -> dict[str, Any]:
 
 
 def _render_2(info: AppInfo) -> dict[str, Any]:
-    doc: dict[str, Any] = {"asyncapi": "2.6.0", "info": _info(info, with_tags=False)}
-    if info.tags:
-        doc["tags"] = [
-            _drop_empty({"name": t.name, "description": t.description}) for t in info.tags
-        ]
+    meta = info.meta
+    doc: dict[str, Any] = {"asyncapi": "2.6.0", "info": _info(meta, v3=False)}
+    if meta.identifier:
+        doc["id"] = meta.identifier
+    if meta.tags:
+        doc["tags"] = [_tag(tag) for tag in meta.tags]
+    if meta.external_docs:
+        doc["externalDocs"] = meta.external_docs
     doc["defaultContentType"] = "application/json"
     if info.servers:
         doc["servers"] = {
@@ -211,17 +224,26 @@ def _merged_descriptions(ops: list[OperationInfo]) -> str:
 # -- shared ------------------------------------------------------------------------
 
 
-def _info(info: AppInfo, *, with_tags: bool) -> dict[str, Any]:
+def _info(meta: AppMeta, *, v3: bool) -> dict[str, Any]:
+    """The ``info`` object; 3.0.0 moved tags and external docs into it."""
     fields: dict[str, Any] = {
-        "title": info.title,
-        "version": info.version,
-        "description": info.description,
+        "title": meta.title,
+        "version": meta.version,
+        "description": meta.description,
+        "termsOfService": meta.terms_of_service,
+        "contact": meta.contact,
+        "license": meta.license,
     }
-    if with_tags:
-        fields["tags"] = [
-            _drop_empty({"name": tag.name, "description": tag.description}) for tag in info.tags
-        ]
+    if v3:
+        fields["tags"] = [_tag(tag) for tag in meta.tags]
+        fields["externalDocs"] = meta.external_docs
     return _drop_empty(fields)
+
+
+def _tag(tag: TagInfo) -> dict[str, Any]:
+    return _drop_empty(
+        {"name": tag.name, "description": tag.description, "externalDocs": tag.external_docs}
+    )
 
 
 def _kafka_binding(ops: list[OperationInfo], version: str) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from topicflow.asyncapi._collect import collect
 from topicflow.asyncapi._html import render_html
@@ -30,29 +30,32 @@ class DocsServer(ThreadingHTTPServer):
     (3.0.0), and ``/asyncapi-2.6.0.json`` and ``/asyncapi-2.6.0.yaml``.
 
     Args:
-        app: the service to document; it is read once, here.
+        app: the service to document; it is read once, here. Or a 3.0.0 document
+            (as read from a file): then there are no 2.6.0 pages.
         host: the address to listen on.
         port: the port; 0 picks a free one (see :attr:`url`).
     """
 
     daemon_threads = True
 
-    def __init__(self, app: App, host: str = "localhost", port: int = 8000) -> None:
-        info = collect(app)
-        current, legacy = render(info, "3.0.0"), render(info, "2.6.0")
-        links = (
-            ("JSON", "asyncapi.json"),
-            ("YAML", "asyncapi.yaml"),
-            ("2.6.0 JSON", "asyncapi-2.6.0.json"),
-            ("2.6.0 YAML", "asyncapi-2.6.0.yaml"),
-        )
+    def __init__(
+        self, app: App | dict[str, Any], host: str = "localhost", port: int = 8000
+    ) -> None:
+        links = [("JSON", "asyncapi.json"), ("YAML", "asyncapi.yaml")]
+        if isinstance(app, dict):
+            current, legacy = app, None
+        else:
+            info = collect(app)
+            current, legacy = render(info, "3.0.0"), render(info, "2.6.0")
+            links += [("2.6.0 JSON", "asyncapi-2.6.0.json"), ("2.6.0 YAML", "asyncapi-2.6.0.yaml")]
         self.pages: dict[str, tuple[str, bytes]] = {
-            "/": (_HTML, render_html(current, links=links).encode()),
+            "/": (_HTML, render_html(current, links=tuple(links)).encode()),
             "/asyncapi.json": (_JSON, to_json(current).encode()),
             "/asyncapi.yaml": (_YAML, to_yaml(current).encode()),
-            "/asyncapi-2.6.0.json": (_JSON, to_json(legacy).encode()),
-            "/asyncapi-2.6.0.yaml": (_YAML, to_yaml(legacy).encode()),
         }
+        if legacy is not None:
+            self.pages["/asyncapi-2.6.0.json"] = (_JSON, to_json(legacy).encode())
+            self.pages["/asyncapi-2.6.0.yaml"] = (_YAML, to_yaml(legacy).encode())
         self.pages["/index.html"] = self.pages["/"]
         super().__init__((host, port), _Handler)
 

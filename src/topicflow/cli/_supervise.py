@@ -18,6 +18,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from pathlib import Path
 
 __all__ = ["run_reloading", "run_workers"]
@@ -25,8 +26,9 @@ __all__ = ["run_reloading", "run_workers"]
 log = logging.getLogger("topicflow.cli")
 
 
-def run_workers(command: list[str], count: int) -> int:
-    """Run ``count`` copies of ``command`` until a signal; returns the exit code."""
+def run_workers(commands: list[list[str]]) -> int:
+    """Run one worker per command until a signal; returns the exit code."""
+    count = len(commands)
     stopping = False
 
     def stop(signum: int, frame: object) -> None:
@@ -34,7 +36,7 @@ def run_workers(command: list[str], count: int) -> int:
         stopping = True
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    workers = [subprocess.Popen(command) for _ in range(count)]
+    workers = [subprocess.Popen(command) for command in commands]
     log.info("started %d workers: %s", count, " ".join(str(w.pid) for w in workers))
     failed: list[int] = []
     try:
@@ -58,8 +60,9 @@ def run_workers(command: list[str], count: int) -> int:
     return 0 if all(code == 0 for code in codes) else 1
 
 
-def run_reloading(command: list[str], app_dir: Path) -> None:
-    """Run ``command``, restarting it whenever a Python file under ``app_dir`` changes."""
+def run_reloading(command: list[str], app_dir: Path, extensions: Sequence[str] = ()) -> None:
+    """Run ``command``, restarting it whenever a Python file (or one with any of
+    ``extensions``) under ``app_dir`` changes."""
     import watchfiles
 
     def stop(signum: int, frame: object) -> None:
@@ -71,7 +74,9 @@ def run_reloading(command: list[str], app_dir: Path) -> None:
         app_dir,
         target=" ".join(_quote(part) for part in command),
         target_type="command",
-        watch_filter=watchfiles.PythonFilter(),
+        watch_filter=watchfiles.PythonFilter(
+            extra_extensions=tuple(ext if ext.startswith(".") else f".{ext}" for ext in extensions)
+        ),
         callback=lambda changes: log.info("changed: %s; restarting", _names(changes)),
         sigint_timeout=30,
     )
