@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
 
+from topicflow._context import ContextRepo
 from topicflow.exceptions import (
     KafkaAuthenticationError,
     KafkaConnectTimeout,
@@ -113,6 +114,17 @@ class App:
         self._lifespan: AbstractAsyncContextManager[Any] | None = None
 
     @property
+    def broker(self) -> KafkaBroker | None:
+        """The first broker (FastStream's ``app.broker``); None without one."""
+        return self.brokers[0] if self.brokers else None
+
+    @property
+    def context(self) -> ContextRepo | None:
+        """The first broker's context (FastStream's ``app.context``): what
+        ``set_global`` puts there, that broker's handlers and hooks see."""
+        return self.brokers[0].context if self.brokers else None
+
+    @property
     def title(self) -> str:
         """The service's name, as its documents and log lines give it."""
         return self.schema.title
@@ -157,24 +169,24 @@ class App:
         hooks and ``lifespan``.
         """
         if self.lifespan is not None:
-            self._lifespan = self.lifespan(**_accepted(self.lifespan, options))
+            self._lifespan = self.lifespan(**_accepted(self.lifespan, options, self.context))
             await self._lifespan.__aenter__()
-        await _run_hooks(self._on_startup, options)
+        await _run_hooks(self._on_startup, self.context, options)
         for broker in self.brokers:
             if self.wait_for_broker:
                 await self._connect_waiting(broker, self.wait_for_broker)
             await broker.start()
             _log_endpoints(broker)
-        await _run_hooks(self._after_startup)
+        await _run_hooks(self._after_startup, self.context)
         if self.logger is not None:
             self.logger.info("%s started", self.title)
 
     async def stop(self) -> None:
         """Run the shutdown hooks, stop the brokers gracefully, exit the lifespan."""
-        await _run_hooks(self._on_shutdown)
+        await _run_hooks(self._on_shutdown, self.context)
         for broker in reversed(self.brokers):
             await broker.stop()
-        await _run_hooks(self._after_shutdown)
+        await _run_hooks(self._after_shutdown, self.context)
         lifespan, self._lifespan = self._lifespan, None
         if lifespan is not None:
             await lifespan.__aexit__(None, None, None)
@@ -347,18 +359,28 @@ def _reason(exc: KafkaUnavailableError) -> str:
     return str(exc.__cause__) or "no answer within request_timeout_ms"
 
 
-async def _run_hooks(hooks: Iterable[Callable[..., Any]], options: Mapping[str, Any] = {}) -> None:
+async def _run_hooks(
+    hooks: Iterable[Callable[..., Any]],
+    context: ContextRepo | None,
+    options: Mapping[str, Any] = {},
+) -> None:
     for hook in hooks:
-        result = hook(**_accepted(hook, options))
+        result = hook(**_accepted(hook, options, context))
         if inspect.isawaitable(result):
             await result
 
 
-def _accepted(func: Callable[..., Any], options: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``options`` that ``func`` takes, validated against its annotations."""
-    if not options:
-        return {}
+def _accepted(
+    func: Callable[..., Any], options: Mapping[str, Any], context: ContextRepo | None = None
+) -> dict[str, Any]:
+    """The ``options`` that ``func`` takes, validated against its annotations; and the
+    context for a parameter annotated ``ContextRepo``, as FastStream gives hooks."""
     signature = inspect.signature(func)
+    wants_context = [
+        p.name for p in signature.parameters.values() if _names_context_repo(p.annotation)
+    ]
+    if not options and not (wants_context and context is not None):
+        return {}
     takes_any = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
     try:
         hints = typing.get_type_hints(func)
@@ -375,4 +397,15 @@ def _accepted(func: Callable[..., Any], options: Mapping[str, Any]) -> dict[str,
             except ValidationError as exc:
                 raise SetupError(f"option --{name.replace('_', '-')}: {exc}") from exc
         accepted[name] = value
+    if context is not None:
+        accepted.update(dict.fromkeys(wants_context, context))
     return accepted
+
+
+def _names_context_repo(annotation: Any) -> bool:
+    """True for ``ContextRepo`` (the class, the annotation, or either as a string)."""
+    if isinstance(annotation, str):
+        return annotation.rsplit(".", 1)[-1] == "ContextRepo"
+    if typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    return annotation is ContextRepo
