@@ -191,7 +191,7 @@ def raises_out(error: Exception) -> bool:
     """Whether a handler's exception is raised into the test's publish: every one but
     those that steer acknowledgement (``AckMessage``, ``NackMessage``,
     ``RejectMessage``), which decide, not fail (FastStream's test client raises them
-    under its ``ACK_FIRST`` default and ``MANUAL``; see docs/migrating-notes-testing.md)."""
+    under its ``ACK_FIRST`` default and ``MANUAL``; see docs/migrating-from-faststream.md)."""
     return not isinstance(error, HandlerException)
 
 
