@@ -109,7 +109,15 @@ def param_arg(
             name, _lookup(lambda msg: msg.headers.get(key, MISSING), annotation, marker, what)
         )
     if isinstance(marker, ContextMarker):
-        return Arg(name, _context_value(marker.name or name, marker.default))
+        get = _context_value(marker.name or name, marker.default)
+        if marker.cast and annotation is not Any:
+            validate = TypeAdapter(annotation).validate_python
+
+            def get_cast(state: State, get: Callable[[State], Any] = get) -> Any:
+                return validate(get(state))
+
+            return Arg(name, get_cast)
+        return Arg(name, get)
     return None
 
 

@@ -40,10 +40,12 @@ class HeaderMarker(Marker):
     __slots__ = ()
 
 
+@dataclass(frozen=True, slots=True)
 class ContextMarker(Marker):
     """What :func:`Context` returns."""
 
-    __slots__ = ()
+    #: Validate (and convert) the value to the parameter's annotation.
+    cast: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,12 +77,14 @@ def Header(name: str | None = None, *, default: Any = _REQUIRED) -> Any:
     return HeaderMarker(name, default)
 
 
-def Context(name: str | None = None, *, default: Any = _REQUIRED) -> Any:
+def Context(name: str | None = None, *, default: Any = _REQUIRED, cast: bool = False) -> Any:
     """A value of the broker's context: ``"message"``, ``"broker"``, ``"logger"``,
     ``"app"``, ``"context"``, or one set with ``broker.context.set_global(name, value)``.
     Dotted names reach into it: ``Context("message.headers")``. Looked up per message:
-    missing and no default, the message fails with ``LookupError``."""
-    return ContextMarker(name, default)
+    missing and no default, the message fails with ``LookupError``. With ``cast=True``
+    the value is validated as the parameter's annotation (``"3"`` for ``int`` gives 3),
+    as in FastStream; else it is passed as it is."""
+    return ContextMarker(name, default, cast)
 
 
 def Depends(dependency: Callable[..., Any], *, use_cache: bool = True) -> Any:

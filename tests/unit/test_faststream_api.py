@@ -320,3 +320,19 @@ async def test_exception_middleware_handles_errors_by_type_and_may_publish_a_res
             await br.publish(body, "in")
     assert handled == ["no good"]
     assert results == ["fallback", "nack", "ok"]  # the nacked one came again and went through
+
+
+async def test_context_cast_and_scope() -> None:
+    broker = KafkaBroker()
+    broker.context.set_global("retries", "3")
+    seen: list[object] = []
+
+    @broker.subscriber("t")
+    async def handle(body: str, context: ContextRepo, retries: int = Context(cast=True)) -> None:
+        with context.scope("user", body):
+            seen.append(context.get("user"))
+        seen.extend([context.get("user", "nobody"), retries])
+
+    async with TestKafkaBroker(broker) as br:
+        await br.publish("ann", "t")
+    assert seen == ["ann", "nobody", 3]
