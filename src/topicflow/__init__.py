@@ -7,6 +7,7 @@ partition's offset is committed only up to the messages that are finished.
 
 from __future__ import annotations
 
+from topicflow._apply import apply_types
 from topicflow.ack import AckPolicy
 from topicflow.annotations import ContextRepo, Logger
 from topicflow.app import App
@@ -97,4 +98,5 @@ __all__ = [
     "TestApp",
     "TopicflowError",
     "WaitTimeout",
+    "apply_types",
 ]

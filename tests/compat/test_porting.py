@@ -42,7 +42,6 @@ def _not_raised(name: str) -> str:
 XFAIL: dict[str, str] = {
     "asyncapi_info": "AssertionError: the server's description is ours ('Kafka bootstrap "
     "server'), not KafkaBroker(description='The main cluster')",
-    "di_apply_types": "ImportError: cannot import name 'apply_types' from 'topicflow'",
     "exceptions_skip_message": _not_raised("SkipMessage"),
     "exceptions_subscriber_not_found": _not_raised("SubscriberNotFound"),
 }

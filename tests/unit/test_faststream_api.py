@@ -336,3 +336,26 @@ async def test_context_cast_and_scope() -> None:
     async with TestKafkaBroker(broker) as br:
         await br.publish("ann", "t")
     assert seen == ["ann", "nobody", 3]
+
+
+async def test_apply_types_casts_and_fills_dependencies() -> None:
+    from pydantic import ValidationError
+
+    from topicflow import apply_types
+
+    async def base() -> int:
+        return 10
+
+    @apply_types
+    async def total(amount: int, extra: int = Depends(base)) -> int:
+        return amount + extra
+
+    @apply_types(cast=False)
+    def raw(amount: int) -> object:
+        return amount
+
+    assert await total("5") == 15
+    assert await total(5, extra=1) == 6
+    assert raw("5") == "5"
+    with pytest.raises(ValidationError):
+        await total("five")
