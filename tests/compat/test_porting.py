@@ -40,8 +40,6 @@ def _not_raised(name: str) -> str:
 
 
 XFAIL: dict[str, str] = {
-    "asyncapi_info": "AssertionError: the server's description is ours ('Kafka bootstrap "
-    "server'), not KafkaBroker(description='The main cluster')",
     "exceptions_skip_message": _not_raised("SkipMessage"),
     "exceptions_subscriber_not_found": _not_raised("SubscriberNotFound"),
 }

@@ -204,7 +204,8 @@ class _Collector:
                     key=key,
                     host=host,
                     protocol="kafka-secure" if security.tls else "kafka",
-                    description=f"Kafka bootstrap server{of_broker}",
+                    # KafkaBroker(description=...) describes its servers, as in FastStream.
+                    description=broker.description or f"Kafka bootstrap server{of_broker}",
                     security=security.schemes,
                 )
             )
