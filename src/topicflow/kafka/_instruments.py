@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 from topicflow._codec import decode_body
 from topicflow._handler import TEST_ATTRIBUTES, registered_wrapper
 from topicflow.ack import Outcome
-from topicflow.exceptions import DecodeError, HandlerException
+from topicflow.exceptions import AckMessage, DecodeError, NackMessage, RejectMessage
 from topicflow.kafka._calls import Calls, HandlerCalls, Recorded
 from topicflow.kafka._delivery import HandOff
 from topicflow.kafka._observed import ObservedTransport
@@ -187,12 +187,18 @@ class Instruments:
                 self._set.append((owner, name))
 
 
+#: What a handler raises to decide its message's acknowledgement: not a failure.
+_DECISIONS = (AckMessage, NackMessage, RejectMessage)
+
+
 def raises_out(error: Exception) -> bool:
     """Whether a handler's exception is raised into the test's publish: every one but
     those that steer acknowledgement (``AckMessage``, ``NackMessage``,
     ``RejectMessage``), which decide, not fail (FastStream's test client raises them
-    under its ``ACK_FIRST`` default and ``MANUAL``; see docs/migrating-from-faststream.md)."""
-    return not isinstance(error, HandlerException)
+    under its ``ACK_FIRST`` default and ``MANUAL``; see docs/migrating-from-faststream.md).
+    ``SkipMessage`` and ``SubscriberNotFound`` (no ``filter=`` took the message) come
+    out, as in FastStream."""
+    return not isinstance(error, _DECISIONS)
 
 
 def _raised(error: Exception) -> Exception:

@@ -39,6 +39,7 @@ from topicflow.exceptions import (
     NackMessage,
     RejectMessage,
     SkipMessage,
+    SubscriberNotFound,
 )
 from topicflow.kafka._publish import PublishCommand
 from topicflow.middlewares import ExceptionMiddleware
@@ -185,14 +186,12 @@ class Failures:
 
 def failure_of(msg: KafkaMessage) -> Exception | None:
     """The exception that ended ``msg``'s handling (after its pipeline), if one did."""
-    failure: Exception | None = msg.scratch.get(_FAILURE)
-    return failure
+    return msg.scratch.get(_FAILURE)
 
 
 def chosen_handler(msg: KafkaMessage) -> Handler | None:
     """The handler ``filter=`` chose for ``msg`` (recorded only with several handlers)."""
-    chosen: Handler | None = msg.scratch.get(_CHOSEN)
-    return chosen
+    return msg.scratch.get(_CHOSEN)
 
 
 def build_pipeline(settings: PipelineSettings) -> Callable[[KafkaMessage], Awaitable[Outcome]]:
@@ -318,6 +317,7 @@ def _dispatcher(
                 msg.message_id,
             )
             msg.decide(Outcome.SKIP)
+            msg.scratch[_FAILURE] = SubscriberNotFound(f"no handler of {failures.owner} accepts it")
             return None
         # Before the handler runs: a reply_to or correlation id that could not be used
         # afterwards makes the message poison (DecodeError), with nothing done yet.
