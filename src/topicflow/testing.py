@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -30,6 +32,12 @@ class TestApp:
     There the broker has started before ``on_startup`` runs (starting it again is
     a no-op); outside a ``TestKafkaBroker`` the brokers connect to their real
     cluster.
+
+    A plain ``with TestApp(app):`` (in a sync test, as FastStream allows) runs the
+    app on an event loop of its own, in a thread that lives as long as the block;
+    its brokers connect to their real cluster (the in-memory Kafka of a
+    ``TestKafkaBroker`` lives in the test's own event loop, so it takes
+    ``async with``).
     """
 
     __test__ = False  # not a pytest test class, despite the name
@@ -37,6 +45,39 @@ class TestApp:
     def __init__(self, app: App, run_extra_options: Mapping[str, Any] | None = None) -> None:
         self.app = app
         self.run_extra_options = dict(run_extra_options or {})
+        self._thread: tuple[asyncio.AbstractEventLoop, threading.Thread] | None = None
+
+    def __enter__(self) -> App:
+        loop = asyncio.new_event_loop()
+        thread = threading.Thread(target=loop.run_forever, name="topicflow TestApp", daemon=True)
+        thread.start()
+        self._thread = (loop, thread)
+        try:
+            return asyncio.run_coroutine_threadsafe(self.__aenter__(), loop).result()
+        except BaseException:
+            self._end_thread()
+            raise
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._thread is not None, "__exit__ without __enter__"
+        loop, _ = self._thread
+        try:
+            asyncio.run_coroutine_threadsafe(self.__aexit__(exc_type, exc, tb), loop).result()
+        finally:
+            self._end_thread()
+
+    def _end_thread(self) -> None:
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            loop, runner = thread
+            loop.call_soon_threadsafe(loop.stop)
+            runner.join()
+            loop.close()
 
     async def __aenter__(self) -> App:
         app = self.app
