@@ -10,7 +10,7 @@ from __future__ import annotations
 from topicflow._apply import apply_types
 from topicflow.ack import AckPolicy
 from topicflow.annotations import ContextRepo, Logger
-from topicflow.app import App
+from topicflow.app import App, FastStream
 from topicflow.exceptions import (
     AckMessage,
     CommitError,
@@ -42,14 +42,12 @@ from topicflow.exceptions import (
     TopicflowError,
     WaitTimeout,
 )
+from topicflow.message import SourceType, StreamMessage
 from topicflow.middlewares import BaseMiddleware, ExceptionMiddleware
-from topicflow.params import Context, Depends, Header, NoCast, Path
-from topicflow.response import Response
+from topicflow.params import Context, Depends, Header, NoCast, Path, UnderlyingDriverAnnotation
+from topicflow.response import BatchPublishCommand, PublishCommand, PublishType, Response
 from topicflow.specification import AsyncAPI
 from topicflow.testing import TestApp
-
-FastStream = App
-"""FastStream's name of :class:`App`, so that ``from topicflow import FastStream`` works."""
 
 __version__ = "0.1.0.dev0"
 
@@ -59,6 +57,7 @@ __all__ = [
     "App",
     "AsyncAPI",
     "BaseMiddleware",
+    "BatchPublishCommand",
     "CommitError",
     "Context",
     "ContextError",
@@ -83,20 +82,25 @@ __all__ = [
     "NackMessage",
     "NoCast",
     "Path",
+    "PublishCommand",
     "PublishError",
     "PublishTimeout",
+    "PublishType",
     "RejectMessage",
     "RequestTimeout",
     "Response",
     "SetupError",
     "SkipMessage",
+    "SourceType",
     "StartupValidationError",
     "StopApplication",
     "StopConsume",
+    "StreamMessage",
     "SubscriberFailed",
     "SubscriberNotFound",
     "TestApp",
     "TopicflowError",
+    "UnderlyingDriverAnnotation",
     "WaitTimeout",
     "apply_types",
 ]

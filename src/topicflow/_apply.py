@@ -14,12 +14,16 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from pydantic import ConfigDict, validate_call
 
+from topicflow.exceptions import SetupError
 from topicflow.params import DependsMarker
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["apply_types"]
+__all__ = ["DEFAULT_SERIALIZER", "apply_types", "refuse_fast_depends"]
+
+#: The default of ``serializer=`` (FastStream's: pydantic, which is topicflow's only one).
+DEFAULT_SERIALIZER: Any = object()
 
 F = TypeVar("F", bound="Callable[..., Any]")
 
@@ -69,3 +73,25 @@ def apply_types(func: Any = None, *, cast: bool = True) -> Any:
         return checked(*args, **kwargs)
 
     return call
+
+
+def refuse_fast_depends(*, codec: Any, serializer: Any, provider: Any) -> None:
+    """Raise SetupError for FastStream's hooks into fast_depends, which topicflow has not:
+    a custom ``codec``, a ``serializer`` other than pydantic's, a ``provider``."""
+    if codec is not None:
+        raise SetupError(
+            "codec= is FastStream's custom encoder/decoder, which topicflow does not take: "
+            "decode with decoder= (or parser=) and publish bytes you encoded yourself"
+        )
+    pydantic = type(serializer).__name__ == "PydanticSerializer"
+    if serializer is not DEFAULT_SERIALIZER and not pydantic:
+        raise SetupError(
+            f"serializer={serializer!r}: topicflow validates with pydantic only; leave "
+            "serializer out, or pass apply_types=False (the decoded body, unvalidated) or "
+            "annotate the parameters you want unvalidated with NoCast[...]"
+        )
+    if provider is not None:
+        raise SetupError(
+            "provider= is fast_depends' dependency provider, which topicflow's own "
+            "injection does not use; leave it out"
+        )

@@ -48,6 +48,7 @@ __all__ = [
     "model_args",
     "param_arg",
     "qualname",
+    "register_driver",
     "signature_of",
     "split_annotation",
 ]
@@ -56,6 +57,23 @@ __all__ = [
 #: parameter annotated with such a class receives the message. A mark, not an
 #: import, so that compiling handlers needs nothing of ``topicflow.kafka``.
 MESSAGE_MARK = "__topicflow_message__"
+
+#: Classes whose bare annotation stands for an injected value: class -> the
+#: annotation it means (``register_driver``; ``underlying_driver_annotations=``).
+DRIVERS: dict[type, Any] = {}
+
+
+def register_driver(cls: type, type_hint: Any) -> None:
+    """A parameter annotated with ``cls`` (or a subclass) is resolved as ``type_hint``."""
+    DRIVERS[cls] = type_hint
+
+
+def _driver_hint(annotation: type) -> Any:
+    for cls in getattr(annotation, "__mro__", (annotation,)):
+        hint = DRIVERS.get(cls)
+        if hint is not None:
+            return hint
+    return None
 
 
 def compile_dependency(dependency: Any, localns: Mapping[str, Any] | None = None) -> Spec:
@@ -69,12 +87,36 @@ def compile_dependency(dependency: Any, localns: Mapping[str, Any] | None = None
     args: list[Arg] = []
     for param in params:
         annotation, inner = split_annotation(hints.get(param.name, Any), param.default)
+        if not marker.cast:  # Depends(cast=False): arguments passed as found
+            annotation = Any
         arg = param_arg(param.name, annotation, inner, localns)
         if arg is None:
             default = ... if param.default is param.empty else param.default
             arg = _body_field_arg(param.name, annotation, default)
         args.append(arg)
+    if marker.cast_result and hints.get("return", Any) is not Any:
+        func = _casting_result(func, TypeAdapter(hints["return"]).validate_python)
     return spec_of(func, args)
+
+
+def _casting_result(func: Callable[..., Any], validate: Callable[[Any], Any]) -> Any:
+    """``func`` with its result validated (``Depends(cast_result=True)``)."""
+    if inspect.isasyncgenfunction(func) or inspect.isgeneratorfunction(func):
+        raise SetupError(
+            f"Depends({qualname(func)}, cast_result=True): a generator's result cannot be "
+            "validated; validate what it yields inside it, or drop cast_result"
+        )
+    if inspect.iscoroutinefunction(func):
+
+        async def cast_async(*args: Any, **kwargs: Any) -> Any:
+            return validate(await func(*args, **kwargs))
+
+        return cast_async
+
+    def cast_sync(*args: Any, **kwargs: Any) -> Any:
+        return validate(func(*args, **kwargs))
+
+    return cast_sync
 
 
 # -- parameters ------------------------------------------------------------------
@@ -89,6 +131,12 @@ def param_arg(
     if marker is None and isinstance(annotation, type) and issubclass(annotation, logging.Logger):
         # A logger is never a body field: ``logger: logging.Logger`` means the broker's.
         return Arg(name, _context_value("logger", None))
+    if marker is None and isinstance(annotation, type) and DRIVERS:
+        hint = _driver_hint(annotation)
+        if hint is not None:  # e.g. ``broker: KafkaBroker``: the broker, not a body field
+            base, marker = split_annotation(hint, inspect.Parameter.empty)
+            if marker is not None:
+                return param_arg(name, base, marker, localns)
     if isinstance(marker, DependsMarker):
         spec = compile_dependency(marker, localns)
         return Arg(
@@ -109,7 +157,7 @@ def param_arg(
             name, _lookup(lambda msg: msg.headers.get(key, MISSING), annotation, marker, what)
         )
     if isinstance(marker, ContextMarker):
-        get = _context_value(marker.name or name, marker.default)
+        get = _context_value(marker.name or name, marker.default, marker.initial)
         if marker.cast and annotation is not Any:
             validate = TypeAdapter(annotation).validate_python
 
@@ -128,7 +176,7 @@ def _the_message(state: State) -> Any:
 def _lookup(
     get: Callable[[KafkaMessage], Any], annotation: Any, marker: Marker, what: str
 ) -> Callable[[State], Any]:
-    convert = _converter(annotation)
+    convert = _converter(annotation if marker.cast else Any)
     default = marker.default
 
     def lookup(state: State) -> Any:
@@ -146,14 +194,20 @@ def _lookup(
     return lookup
 
 
-def _context_value(key: str, default: Any) -> Callable[[State], Any]:
+def _context_value(
+    key: str, default: Any, initial: Callable[[], Any] | None = None
+) -> Callable[[State], Any]:
     if key == "message":
         return _the_message  # the message being handled is always there
 
     def context_value(state: State) -> Any:
         repo = state.context
-        value = MISSING if repo is None else repo.resolve(key, state.msg)
+        value = MISSING if repo is None else repo.lookup(key, state.msg)
         if value is MISSING:
+            if initial is not None and repo is not None and "." not in key:
+                value = initial()
+                repo.set_global(key, value)
+                return value
             if default is ...:
                 raise _context_missing(key, repo, state.msg)
             return default
@@ -169,7 +223,7 @@ def _context_missing(key: str, repo: ContextRepo | None, msg: KafkaMessage) -> L
     fix = f"or give it a default: Context({key!r}, default=None)"
     if head == "message":
         reason = f"the message has no {rest!r}; use a KafkaMessage attribute, {fix}"
-    elif repo is not None and repo.resolve(head, None) is not MISSING:
+    elif repo is not None and repo.lookup(head, None) is not MISSING:
         reason = f"{head!r} has no {rest!r}; check the name, {fix}"
     else:
         reason = (

@@ -193,9 +193,12 @@ class TaskGroup:
     async def stop(self, timeout: float) -> list[str]:
         """Cancel every task and wait up to ``timeout`` seconds for them to end.
 
-        Returns the names of the tasks that had not ended by then (abandoned).
+        Returns the names of the tasks that had not ended by then (abandoned). A task
+        of the group that calls it (one stopping its owner) is neither cancelled nor
+        waited for.
         """
-        tasks = dict(self._tasks)
+        current = asyncio.current_task()
+        tasks = {task: name for task, name in self._tasks.items() if task is not current}
         for task in tasks:
             task.cancel()
         if not tasks:

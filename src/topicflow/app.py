@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
 
+from topicflow._apply import DEFAULT_SERIALIZER, refuse_fast_depends
 from topicflow._context import ContextRepo
 from topicflow.exceptions import (
     KafkaAuthenticationError,
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from topicflow.kafka.broker.broker import KafkaBroker
     from topicflow.specification._extra import TagDict
 
-__all__ = ["App"]
+__all__ = ["App", "FastStream"]
 
 H = TypeVar("H", bound="Callable[..., Any]")
 
@@ -63,6 +64,10 @@ class App:
     that object, and ``app.schema.to_specification()`` the document. ``title``,
     ``version``, ``description`` and ``tags`` (names, or mappings with ``name`` and
     ``description``) are a shorter way to say the same, without ``specification``.
+
+    ``context=ContextRepo()``: its global values are set in every broker's context.
+    ``provider`` and ``serializer`` are FastStream's hooks into fast_depends, which
+    topicflow does not use: only their defaults are accepted.
     """
 
     def __init__(
@@ -80,8 +85,16 @@ class App:
         description: str | None = None,
         tags: Iterable[str | TagDict | Mapping[str, str]] | None = None,
         specification: AsyncAPI | None = None,
+        context: ContextRepo | None = None,
+        provider: Any = None,
+        serializer: Any = DEFAULT_SERIALIZER,
     ) -> None:
+        refuse_fast_depends(codec=None, serializer=serializer, provider=provider)
         self.brokers = list(brokers)
+        for name, value in (context.context if context is not None else {}).items():
+            for broker in self.brokers:  # FastStream's app context, as the brokers' globals
+                if name != "context":
+                    broker.context.set_global(name, value)
         self.logger = logger
         self.lifespan = lifespan
         if not wait_for_broker >= 0:
@@ -409,3 +422,7 @@ def _names_context_repo(annotation: Any) -> bool:
     if typing.get_origin(annotation) is typing.Annotated:
         annotation = typing.get_args(annotation)[0]
     return annotation is ContextRepo
+
+
+FastStream = App
+"""FastStream's name of :class:`App`."""

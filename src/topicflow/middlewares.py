@@ -18,6 +18,8 @@ from __future__ import annotations
 import inspect
 from typing import TYPE_CHECKING, Any
 
+from topicflow.ack import AckPolicy
+
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence
     from types import TracebackType
@@ -26,7 +28,7 @@ if TYPE_CHECKING:
     from topicflow.kafka.message import KafkaMessage
     from topicflow.kafka.publisher import PublishCommand
 
-__all__ = ["BaseMiddleware", "ExceptionMiddleware", "wrap_publish"]
+__all__ = ["AckPolicy", "BaseMiddleware", "ExceptionMiddleware", "wrap_publish"]
 
 
 class BaseMiddleware:

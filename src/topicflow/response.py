@@ -1,13 +1,24 @@
-"""Response: a handler's return value with publishing details attached."""
+"""Response: a handler's return value with publishing details attached.
+
+Also FastStream's names of what a publish becomes: ``PublishCommand`` (and
+``BatchPublishCommand``, the same class: every Kafka command can carry a batch,
+as FastStream's Kafka command is a batch command too), ``PublishType``, and
+``ensure_response``.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from topicflow._command import PublishCommand, PublishType
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["Response"]
+__all__ = ["BatchPublishCommand", "PublishCommand", "PublishType", "Response", "ensure_response"]
+
+
+BatchPublishCommand = PublishCommand
 
 
 class Response:
@@ -37,3 +48,8 @@ class Response:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.body!r})"
+
+
+def ensure_response(response: Any) -> Response:
+    """``response`` itself when it is a :class:`Response`, else ``Response(response)``."""
+    return response if isinstance(response, Response) else Response(response)

@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 
 from tests.contract.conftest import Backend
+from tests.helpers import eventually
 from topicflow import AckPolicy, NackMessage, RejectMessage
+from topicflow.exceptions import StopConsume
 from topicflow.kafka import KafkaMessage, TopicPartition
 
 
@@ -146,3 +148,32 @@ async def test_manual_commits_up_to_the_first_unfinished_message(
     assert await backend.committed(group) == {TopicPartition(topic, 0): 2}
     assert await _restart_receives(backend, topic, group, 3) == [2, 3]
     assert await backend.committed(group) == {TopicPartition(topic, 0): 4}
+
+
+async def test_stop_consume_finishes_its_message_and_stops_the_subscriber(
+    backend: Backend, topic: str, group: str
+) -> None:
+    broker = backend.broker()
+    handled: list[int] = []
+    sub = broker.subscriber(topic, group_id=group, auto_offset_reset="earliest")
+
+    @sub
+    async def handle(n: int) -> None:
+        handled.append(n)
+        if n == 1:
+            raise StopConsume
+
+    async with backend.run(broker) as br:
+        await br.publish(0, topic)
+        with pytest.raises(StopConsume):  # raised into the test's publish, as in FastStream
+            await br.publish(1, topic)
+
+        async def stopped() -> bool:
+            return not sub.running
+
+        await eventually(stopped, timeout=10)
+        await br.publish(2, topic)
+        await asyncio.sleep(0.3)
+        assert handled == [0, 1]  # nothing after the StopConsume
+    assert await backend.committed(group) == {TopicPartition(topic, 0): 2}
+    assert await _restart_receives(backend, topic, group, 3) == [2, 3]

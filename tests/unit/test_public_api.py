@@ -16,9 +16,17 @@ MODULES = [
     "topicflow.kafka.annotations",
     "topicflow.kafka.broker",
     "topicflow.kafka.exceptions",
+    "topicflow.kafka.message",
+    "topicflow.kafka.publisher",
     "topicflow.kafka.response",
+    "topicflow.kafka.schemas",
+    "topicflow.kafka.security",
+    "topicflow.message",
+    "topicflow.middlewares",
     "topicflow.params",
+    "topicflow.response",
     "topicflow.security",
+    "topicflow.types",
 ]
 
 

@@ -8,8 +8,13 @@ so that a service imports no test machinery.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeAlias
 
+# ``from __future__ import annotations`` bound the name ``annotations`` here to a
+# compiler flag, which ``from topicflow.kafka import annotations`` would return;
+# importing the submodule rebinds the name to it.
+import topicflow.kafka.annotations  # noqa: F401
 from topicflow._tasks import Backoff, Supervision
 from topicflow.kafka._publish import PublishOptions, RequestOptions
 from topicflow.kafka._runtime import Observer
@@ -42,6 +47,7 @@ __all__ = [
     "DefaultSubscriber",
     "KafkaBroker",
     "KafkaMessage",
+    "KafkaParserType",
     "KafkaPublishCommand",
     "KafkaPublishMessage",
     "KafkaPublisher",
@@ -59,6 +65,10 @@ __all__ = [
     "Topic",
     "TopicPartition",
 ]
+
+#: What ``parser=`` takes: ``parser(record)`` or ``parser(record, default_parser)``,
+#: sync or async, returning the :class:`KafkaMessage` handlers get.
+KafkaParserType: TypeAlias = Callable[..., Any]
 
 
 def __getattr__(name: str) -> Any:

@@ -175,9 +175,9 @@ class HandlerCalls(Calls):
 
     def __init__(self, owner: str, context: ContextRepo | None = None) -> None:
         super().__init__(owner, context)
-        self._latest_error: Exception | None = None
+        self._latest_error: BaseException | None = None
 
-    def ended(self, recorded: Recorded, error: Exception | None) -> None:
+    def ended(self, recorded: Recorded, error: BaseException | None) -> None:
         self._latest_error = error
         self.record(recorded)
 

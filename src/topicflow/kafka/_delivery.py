@@ -78,7 +78,7 @@ class HandlerRaised(Exception):  # a carrier, never shown to users
     """What a waiting publish's future fails with when a handler of its cascade raised:
     the observed transport raises ``error`` itself, as the handler raised it."""
 
-    def __init__(self, error: Exception) -> None:
+    def __init__(self, error: BaseException) -> None:
         super().__init__(error)
         self.error = error
 
@@ -115,7 +115,7 @@ class _Delivery:
         self.future = future
         self.metadata: RecordMetadata | None = None
         #: The first exception a handler of its cascade raised: the publish raises it.
-        self.error: Exception | None = None
+        self.error: BaseException | None = None
         # Records sent whose metadata is not back yet, plus records not yet handled.
         self.pending = 0
         self.expected: set[_Expected] = set()
@@ -418,7 +418,7 @@ class DeliveryLedger:
                 self._settle_one(target, tp, offset)
 
     def raised(
-        self, handler: object, tp: TopicPartition, offsets: Sequence[int], error: Exception
+        self, handler: object, tp: TopicPartition, offsets: Sequence[int], error: BaseException
     ) -> None:
         """A handler of ``handler``'s fetch loop raised ``error`` on these records: the
         publishes waiting for them raise it (the first error of a cascade wins)."""

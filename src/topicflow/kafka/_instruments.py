@@ -38,8 +38,9 @@ from topicflow.ack import Outcome
 from topicflow.exceptions import AckMessage, DecodeError, NackMessage, RejectMessage
 from topicflow.kafka._calls import Calls, HandlerCalls, Recorded
 from topicflow.kafka._delivery import HandOff
+from topicflow.kafka._failures import failure_of
 from topicflow.kafka._observed import ObservedTransport
-from topicflow.kafka._pipeline import chosen_handler, failure_of
+from topicflow.kafka._pipeline import chosen_handler
 from topicflow.kafka._transport import TopicPartition
 from topicflow.kafka.subscriber import Batch, BatchSubscriber, ConcurrentDefaultSubscriber
 
@@ -191,7 +192,7 @@ class Instruments:
 _DECISIONS = (AckMessage, NackMessage, RejectMessage)
 
 
-def raises_out(error: Exception) -> bool:
+def raises_out(error: BaseException) -> bool:
     """Whether a handler's exception is raised into the test's publish: every one but
     those that steer acknowledgement (``AckMessage``, ``NackMessage``,
     ``RejectMessage``), which decide, not fail (FastStream's test client raises them
@@ -201,7 +202,7 @@ def raises_out(error: Exception) -> bool:
     return not isinstance(error, _DECISIONS)
 
 
-def _raised(error: Exception) -> Exception:
+def _raised(error: BaseException) -> BaseException:
     """What the test sees of a handler's failure: for a poison message, the validation
     error itself (pydantic's ``ValidationError``), as in FastStream."""
     cause = error.__cause__

@@ -27,6 +27,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from topicflow._context import enter_consumer
 from topicflow._tasks import PACE
 from topicflow.ack import OffsetCommitter, Outcome
 from topicflow.exceptions import KafkaUnavailableError
@@ -97,7 +98,8 @@ class ConsumerLoop:
         self._commit_interval = commit_interval
         self._listener = listener
         self._drain = drain
-        self._consumer: ConsumerTransport | None = None
+        #: Its Kafka consumer, while it runs.
+        self.consumer: ConsumerTransport | None = None
         #: The broker's transport, once started: it translates failed publishes.
         self.transport: Transport | None = None
         self.offsets = OffsetCommitter(None, logger=logger, interval=commit_interval)
@@ -107,8 +109,7 @@ class ConsumerLoop:
         #: The first offset of each partition in the batch being dispatched.
         self._in_hand: dict[TopicPartition, int] = {}
         self.running = False
-        #: Bumped on every revoke and on stop: a batch fetched before it is not handled
-        #: further.
+        #: Bumped on every revoke and on stop: a batch fetched before is not handled further.
         self.epoch = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -130,7 +131,7 @@ class ConsumerLoop:
         """Connect, subscribe, start fetching; wait (bounded) for the first assignment."""
         consumer = transport.consumer(self.spec, self)
         await consumer.start()
-        self._consumer = consumer
+        self.consumer = consumer
         self.transport = transport
         self.running = True
         grouped = self.spec.group_id is not None and not self.spec.partitions
@@ -171,7 +172,7 @@ class ConsumerLoop:
         ``graceful_timeout`` more, after which what is left is abandoned (and
         logged): ``stop()`` never hangs on a handler or on the client.
         """
-        if not self.running:
+        if self._fetch_task is None:  # not started, or stopping already
             return
         self.running = False
         self.epoch += 1  # the batch in hand stops at the message being handled
@@ -201,7 +202,7 @@ class ConsumerLoop:
         if self._drain is not None:
             await self._drain(max(deadline - clock(), 0.0))
         await self._confirmations(max(deadline - clock(), 0.0))
-        consumer, self._consumer = self._consumer, None
+        consumer, self.consumer = self.consumer, None
         try:
             async with asyncio.timeout(bound):
                 await self.offsets.flush()
@@ -257,8 +258,9 @@ class ConsumerLoop:
     # -- fetching ----------------------------------------------------------
 
     async def _fetch_loop(self) -> None:
-        consumer = self._consumer
+        consumer = self.consumer
         assert consumer is not None
+        enter_consumer(consumer)  # Context("handler_.consumer"), for this task
         failures = 0
         while self.running:
             unreadable = None
@@ -327,7 +329,7 @@ class ConsumerLoop:
         tracker forgets what it had begun from there), so nothing is skipped.
         """
         self._crashed.set()
-        consumer = self._consumer
+        consumer = self.consumer
         in_hand, self._in_hand = dict(self._in_hand), {}
         self._idle.set()
         if consumer is None:
@@ -412,7 +414,7 @@ class ConsumerLoop:
         Called once the tracker was rewound to it (a NACK). Only ``tp`` pauses;
         other partitions keep flowing.
         """
-        consumer = self._consumer
+        consumer = self.consumer
         if consumer is None:
             return
         attempt = self.offsets.tracker(tp).attempts(offset)
@@ -436,8 +438,8 @@ class ConsumerLoop:
 
     def _resume(self, tp: TopicPartition) -> None:
         self._resume_handles.pop(tp, None)
-        if self._consumer is not None:
-            self._consumer.resume(tp)
+        if self.consumer is not None:
+            self.consumer.resume(tp)
 
     def _log(self, level: int, text: str, *args: Any, exc_info: Any = None) -> None:
         if self._logger is not None:

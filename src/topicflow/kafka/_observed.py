@@ -69,6 +69,12 @@ class ObservedConsumer:
             return self._pattern.match(tp.topic) is not None
         return tp.topic in self._spec.topics
 
+    @property
+    def driver(self) -> object:
+        """The client's consumer behind it (aiokafka's, or the in-memory one)."""
+        inner = self._inner()
+        return getattr(inner, "driver", inner)
+
     def _inner(self) -> ConsumerTransport:
         assert self.inner is not None
         return self.inner

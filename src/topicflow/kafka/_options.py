@@ -67,6 +67,7 @@ class SubscriberOptions(TypedDict, total=False):
     dependencies: Iterable[Any]
     parser: Callable[..., Any] | None
     decoder: Callable[..., Any] | None
+    codec: None
     ack_policy: AckPolicy | None
     no_reply: bool
     title: str | None
@@ -179,6 +180,11 @@ class SubscriberConfig:
         if max_workers is not None and max_workers < 1:
             raise SetupError(f"{what}: max_workers must be at least 1, got {max_workers}")
         _check_values(what, {**consumer, **given}, batch=batch, group_id=group_id)
+        if given.pop("codec", None) is not None:
+            raise SetupError(
+                f"{what}: codec= is FastStream's custom encoder/decoder, which topicflow "
+                "does not take; decode with decoder= (or parser=)"
+            )
         dependencies = tuple(given.pop("dependencies", ()))
         return cls(
             topics=tuple(topics),

@@ -18,7 +18,7 @@ With no middleware, no parser and one handler whose result goes nowhere (the
 most common subscriber), the three steps are one coroutine around the
 handler's own call (``_inlined``, which also reads the body itself for a plain
 ``async def`` handler). Batch subscribers fold their own pipeline from the same
-parts (``wrap_consume``, ``Failures``).
+parts (``wrap_consume``, ``kafka._failures.Failures``).
 """
 
 from __future__ import annotations
@@ -31,19 +31,16 @@ import logging
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from topicflow._body import BODY_ERRORS, decode_error
-from topicflow.ack import ON_ERROR, AckPolicy, Outcome
+from topicflow.ack import AckPolicy, Outcome
 from topicflow.exceptions import (
-    AckMessage,
     DecodeError,
     IgnoredException,
-    NackMessage,
-    RejectMessage,
-    SkipMessage,
     SubscriberNotFound,
 )
+from topicflow.kafka._failures import HANDLED, Failures, record_failure
 from topicflow.kafka._publish import PublishCommand
 from topicflow.middlewares import ExceptionMiddleware
-from topicflow.response import Response
+from topicflow.response import PublishType, Response
 
 if TYPE_CHECKING:
     import asyncio
@@ -55,21 +52,17 @@ if TYPE_CHECKING:
     from topicflow.kafka.publisher import DefaultPublisher
 
 __all__ = [
-    "Failures",
     "Handler",
     "PipelineSettings",
     "build_pipeline",
     "chosen_handler",
     "custom_callable",
-    "failure_of",
     "wrap_consume",
 ]
 
 X = TypeVar("X")
 #: Key of the chosen handler in ``msg.scratch`` (only set with several handlers).
 _CHOSEN = "topicflow.handler"
-#: Key in ``msg.scratch`` of the exception that ended a message's handling.
-_FAILURE = "topicflow.failure"
 
 
 class Handler:
@@ -103,90 +96,6 @@ class PipelineSettings:
     #: True when publishes of a handler's result are not awaited: the message goes
     #: PENDING with them in ``msg.unconfirmed``, and the next message goes on.
     defer_confirmations: bool
-
-
-class Failures:
-    """What an exception out of a pipeline means for its message, and its log lines."""
-
-    def __init__(
-        self,
-        owner: str,
-        policy: AckPolicy,
-        logger: logging.Logger | None,
-        access_level: int | None,
-        group_id: str | None,
-    ) -> None:
-        self.owner = owner
-        self.policy = policy
-        self.logger = logger
-        self.access_level = access_level
-        self.group_id = group_id
-        #: The outcome of a message whose handling raised nothing and decided nothing.
-        self.done = Outcome.PENDING if policy is AckPolicy.MANUAL else Outcome.ACK
-
-    def outcome(self, exc: Exception, msg: KafkaMessage, handler_name: str) -> Outcome:
-        """The outcome of a message whose handling raised ``exc`` (logged here)."""
-        msg.scratch[_FAILURE] = exc
-        steered = self._steered(exc)
-        if steered is not None:
-            return steered
-        self.log(logging.ERROR, "%s failed on %s: %r", handler_name, msg.message_id, exc, exc=exc)
-        status = msg.status
-        return status if status is not None else ON_ERROR[self.policy]
-
-    def batch_outcome(self, exc: Exception, size: int, handler_name: str) -> Outcome:
-        """The outcome of a batch whose handling raised ``exc`` (logged here)."""
-        steered = self._steered(exc)
-        if steered is not None:
-            return steered
-        self.log(logging.ERROR, "%s failed on %d messages: %r", handler_name, size, exc, exc=exc)
-        return ON_ERROR[self.policy]
-
-    def _steered(self, exc: Exception) -> Outcome | None:
-        """The outcome that ``exc`` decides by itself: poison, or a handler's decision."""
-        if isinstance(exc, DecodeError):
-            self.log(logging.ERROR, "poison message rejected, moving on: %s", exc)
-            return Outcome.POISON
-        if isinstance(exc, AckMessage):
-            return Outcome.ACK
-        if isinstance(exc, NackMessage):
-            return Outcome.NACK
-        if isinstance(exc, RejectMessage):
-            return Outcome.REJECT
-        if isinstance(exc, SkipMessage):
-            return Outcome.SKIP
-        return None
-
-    def access(self, msg: KafkaMessage, outcome: Outcome) -> None:
-        """One access-log line: where the message was, its group and correlation id, and
-        what became of it."""
-        assert self.logger is not None
-        assert self.access_level is not None
-        record = msg.raw_message
-        self.logger.log(
-            self.access_level,
-            "%s-%d-%d group=%s correlation_id=%s: %s",
-            record.topic,
-            record.partition,
-            record.offset,
-            self.group_id,
-            msg.header("correlation_id"),  # as received: the line is written even for poison
-            "acked first"
-            if self.policy is AckPolicy.ACK_FIRST
-            # Handled; finished once the cluster confirms what its handler published.
-            else "acked"
-            if msg.unconfirmed
-            else outcome,
-        )
-
-    def log(self, level: int, text: str, *args: Any, exc: BaseException | None = None) -> None:
-        if self.logger is not None:
-            self.logger.log(level, text, *args, exc_info=exc)
-
-
-def failure_of(msg: KafkaMessage) -> Exception | None:
-    """The exception that ended ``msg``'s handling (after its pipeline), if one did."""
-    return msg.scratch.get(_FAILURE)
 
 
 def chosen_handler(msg: KafkaMessage) -> Handler | None:
@@ -262,7 +171,7 @@ def _inlined(
                 except BODY_ERRORS as exc:
                     raise decode_error(msg, exc) from exc
                 await func(value)
-        except Exception as exc:
+        except HANDLED as exc:
             outcome = failures.outcome(exc, msg, name)
         else:
             status = msg.status
@@ -285,7 +194,7 @@ def _with_outcome(
     async def pipeline(msg: KafkaMessage) -> Outcome:
         try:
             await call(msg)
-        except Exception as exc:
+        except HANDLED as exc:
             outcome = failures.outcome(exc, msg, handler_name(msg))
         else:
             status = msg.status
@@ -317,7 +226,7 @@ def _dispatcher(
                 msg.message_id,
             )
             msg.decide(Outcome.SKIP)
-            msg.scratch[_FAILURE] = SubscriberNotFound(f"no handler of {failures.owner} accepts it")
+            record_failure(msg, SubscriberNotFound(f"no handler of {failures.owner} accepts it"))
             return None
         # Before the handler runs: a reply_to or correlation id that could not be used
         # afterwards makes the message poison (DecodeError), with nothing done yet.
@@ -407,14 +316,13 @@ async def _send_reply(
     result: Any,
 ) -> None:
     # None is replied as an empty value: a caller waiting on request() gets an answer.
-    cmd = PublishCommand(
-        body=b"" if result is None else result, topic=reply_to, correlation_id=correlation_id
-    )
+    body, headers, key = (b"" if result is None else result), {}, None
     if isinstance(result, Response):
-        cmd.body = result.body
-        cmd.headers = result.headers
-        cmd.correlation_id = result.correlation_id or correlation_id
-        cmd.key = getattr(result, "key", None)
+        body, headers, key = result.body, result.headers, getattr(result, "key", None)
+        correlation_id = result.correlation_id or correlation_id
+    kind = PublishType.REPLY
+    cmd = PublishCommand(body, topic=reply_to, key=key, headers=headers, publish_type=kind)
+    cmd.correlation_id = correlation_id
     await reply(cmd)
 
 

@@ -11,19 +11,19 @@ would refuse fails at once, not after a timeout).
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import os
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from topicflow._codec import JSON, TEXT, encode_body, encode_key
+from topicflow._command import HeaderValue, PublishCommand
 from topicflow.exceptions import PublishError
 from topicflow.kafka._futures import Confirmation
 from topicflow.kafka.topic import topic_name_problem
 
 if TYPE_CHECKING:
     import asyncio
-    from collections.abc import Awaitable, Mapping, Sequence
+    from collections.abc import Awaitable, Callable, Mapping
 
     from topicflow.kafka._seam import Transport
 
@@ -37,9 +37,9 @@ __all__ = [
     "send",
     "send_one",
     "send_with",
+    "set_id_generator",
 ]
 
-HeaderValue = str | bytes
 Headers = list[tuple[str, bytes]]
 Record = tuple[bytes | None, bytes | None, Headers]  # value, key, headers
 
@@ -82,51 +82,15 @@ class PublishOptions(RequestOptions, total=False):
     reply_to: str
 
 
-@dataclasses.dataclass(slots=True)
-class PublishCommand:
-    """One publish, before encoding: what middlewares' ``publish_scope`` sees and may
-    change. ``batch`` holds the bodies of a batch publish."""
-
-    body: Any
-    topic: str
-    key: Any = None
-    partition: int | None = None
-    timestamp_ms: int | None = None
-    headers: Mapping[str, HeaderValue] = dataclasses.field(default_factory=dict)
-    correlation_id: str | None = None
-    reply_to: str = ""
-    no_confirm: bool = False
-    batch: Sequence[Any] | None = None
-
-    @classmethod
-    def of(
-        cls,
-        body: Any,
-        topic: str,
-        options: RequestOptions,
-        *,
-        reply_to: str = "",
-        no_confirm: bool = False,
-        batch: Sequence[Any] | None = None,
-    ) -> PublishCommand:
-        """The command for ``body`` with the keyword ``options`` of a publish (or of a
-        request: ``PublishOptions`` but ``reply_to``, which is given apart)."""
-        return cls(
-            body=body,
-            topic=topic,
-            key=options.get("key"),
-            partition=options.get("partition"),
-            timestamp_ms=options.get("timestamp_ms"),
-            headers=options.get("headers") or {},
-            correlation_id=options.get("correlation_id"),
-            reply_to=reply_to,
-            no_confirm=no_confirm,
-            batch=batch,
-        )
+def set_id_generator(generator: Callable[[], str] | None) -> None:
+    """Make ``generator()`` the correlation id of publishes that give none (None: ours)."""
+    global _id_generator
+    _id_generator = generator
 
 
 def new_correlation_id() -> str:
-    """A fresh correlation id: 32 hex digits, the shape of ``uuid4().hex``.
+    """A fresh correlation id: 32 hex digits, the shape of ``uuid4().hex``, or what
+    ``KafkaBroker(id_generator=...)`` makes.
 
     A random prefix drawn once per process (again in a forked child) and a
     counter: unique without a system call per publish (``uuid4()`` reads
@@ -134,6 +98,8 @@ def new_correlation_id() -> str:
     fire-and-forget publish). A correlation id matches a reply to its request;
     it is not a secret.
     """
+    if _id_generator is not None:
+        return _id_generator()
     return f"{_id_prefix}{next(_id_counter):016x}"
 
 
@@ -143,6 +109,7 @@ def _new_id_prefix() -> None:
     _id_counter = itertools.count()
 
 
+_id_generator: Callable[[], str] | None = None
 _id_prefix = ""
 _id_counter = itertools.count()
 _new_id_prefix()

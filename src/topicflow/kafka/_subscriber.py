@@ -18,18 +18,13 @@ from topicflow._di import compile_handler
 from topicflow._tasks import PACE, TaskGroup
 from topicflow.ack import AckPolicy, Outcome
 from topicflow.exceptions import SetupError
+from topicflow.kafka._failures import Failures
 from topicflow.kafka._loop import ConsumerLoop
 from topicflow.kafka._options import compile_pattern
-from topicflow.kafka._pipeline import (
-    Failures,
-    Handler,
-    PipelineSettings,
-    build_pipeline,
-    custom_callable,
-)
+from topicflow.kafka._pipeline import Handler, PipelineSettings, build_pipeline, custom_callable
 from topicflow.kafka._transport import ConsumerSpec, TopicPartition
 from topicflow.kafka.message import KafkaMessage
-from topicflow.kafka.publisher import PUBLISHERS_ATTR, wrapper_of
+from topicflow.kafka.publisher import PUBLISHERS_ATTR, resolve_publisher, wrapper_of
 from topicflow.middlewares import wrap_publish
 
 if TYPE_CHECKING:
@@ -214,8 +209,7 @@ class Subscriber:
         dependencies = (*scope.dependencies, *config.dependencies)
         for handler in self._handlers:
             handler.publishers = tuple(
-                _resolve_publisher(p, scope)
-                for p in getattr(handler.plan.func, PUBLISHERS_ATTR, ())
+                resolve_publisher(p, scope) for p in getattr(handler.plan.func, PUBLISHERS_ATTR, ())
             )
             if hasattr(handler.plan, "bind"):
                 handler.call = handler.plan.bind(
@@ -227,6 +221,7 @@ class Subscriber:
         self._failures = Failures(
             repr(self), self._policy, runtime.logger, runtime.access_level(), config.group_id
         )
+        self._failures.stop = self._stop_requested
         self._pipeline = self._build_pipeline(scope, runtime)
 
     def _resolve_policy(self, policy: AckPolicy | None) -> AckPolicy:
@@ -330,6 +325,15 @@ class Subscriber:
         if not self.config.persistent and self in self._owner.subscribers:
             self._owner.subscribers.remove(self)
 
+    def _stop_requested(self, exc: BaseException) -> None:
+        """A handler raised StopConsume (SystemExit: the app too): stop, from a task."""
+        for loop in self._loops:  # at once: nothing fetched after it is handled
+            loop.running, loop.epoch = False, loop.epoch + 1
+        if self._tasks is not None and self._loops:
+            self._tasks.spawn("stop", self.stop)
+        if isinstance(exc, SystemExit) and (app := self._runtime.context.get("app")):
+            app.exit()
+
     def _consumer_count(self) -> int:
         return 1
 
@@ -379,11 +383,9 @@ class Subscriber:
         return f"{names} ({what}, group {self.config.group_id})"
 
     def _max_records(self) -> int | None:
-        # Unbounded, getmany() returns everything prefetched (~20k small records): all
-        # of them live until the last is handled, and the heap's high-water mark (and
-        # RSS) keeps creeping up over a long run. A few hundred at a time keeps the
-        # memory flat and the records warm in the CPU cache. The consumer's own
-        # max_poll_records, when given, decides instead.
+        # Unbounded, getmany() returns all prefetched (~20k small records), all alive
+        # until the last is handled: RSS creeps up. A few hundred at a time keep memory
+        # flat and records warm in cache. The consumer's max_poll_records decides instead.
         if "max_poll_records" in self.config.consumer:
             return None
         return FETCH_RECORDS
@@ -485,15 +487,3 @@ class Subscriber:
 
 async def _default_decode(msg: KafkaMessage) -> Any:
     return await msg.decode()
-
-
-def _resolve_publisher(publisher: DefaultPublisher, scope: Scope) -> DefaultPublisher:
-    owner_scope = scope.of(publisher.owner)
-    if owner_scope is not None:
-        return publisher.bound(owner_scope)
-    if publisher.scope is not None:
-        return publisher
-    raise SetupError(
-        f"publisher {publisher.name!r} is declared on a router that is not included in "
-        "the broker; include that router too"
-    )

@@ -60,6 +60,7 @@ __all__ = [
     "ConnectionOptions",
     "ConsumerRecord",
     "ConsumerSpec",
+    "DRIVER_CONSUMER",
     "RecordMetadata",
     "TopicPartition",
     "translate",
@@ -372,6 +373,7 @@ class _Listener(aiokafka.ConsumerRebalanceListener):
 
 #: The record batch compression codecs of Kafka's attributes, as the client decodes them.
 _CODECS = {1: codec.gzip_decode, 2: codec.snappy_decode, 3: codec.lz4_decode, 4: codec.zstd_decode}
+DRIVER_CONSUMER = aiokafka.AIOKafkaConsumer  # a handler's bare annotation: annotations.Consumer
 
 
 class _AiokafkaConsumer:
@@ -391,6 +393,11 @@ class _AiokafkaConsumer:
         #: Per partition, the offset after the last record handed out (or sought to):
         #: where to read again from when a fetch fails half way.
         self.positions: dict[TopicPartition, int] = {}
+
+    @property
+    def driver(self) -> Any:
+        """aiokafka's consumer (``Context("handler_.consumer")``), once started."""
+        return self._consumer
 
     def warn(self, error: TopicflowError) -> None:
         if self._transport._logger is not None:

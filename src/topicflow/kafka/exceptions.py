@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from topicflow.exceptions import PublishError
+from topicflow.exceptions import FastStreamException, PublishError
 
-__all__ = ["BatchBufferOverflowException"]
+__all__ = ["BatchBufferOverflowException", "FastStreamException"]
 
 
 class BatchBufferOverflowException(PublishError):  # FastStream's name

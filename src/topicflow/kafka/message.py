@@ -9,16 +9,15 @@ from typing import TYPE_CHECKING, Any
 from topicflow._codec import decode_body
 from topicflow.ack import Outcome
 from topicflow.exceptions import DecodeError
+from topicflow.kafka._transport import ConsumerRecord
 from topicflow.kafka.topic import topic_name_problem
-from topicflow.message import AckStatus, StreamMessage
+from topicflow.message import AckStatus, SourceType, StreamMessage
 
 if TYPE_CHECKING:
     import asyncio
     from collections.abc import Callable, Mapping
 
-    from topicflow.kafka._transport import ConsumerRecord
-
-__all__ = ["KafkaMessage"]
+__all__ = ["KafkaAckableMessage", "KafkaMessage", "KafkaRawMessage"]
 
 _NO_PATH: Mapping[str, str] = MappingProxyType({})
 #: Finished outcomes as FastStream's statuses: poison and skipped are committed, like acked.
@@ -42,6 +41,8 @@ class KafkaMessage(StreamMessage["ConsumerRecord[bytes, bytes]"]):
     #: Marks the class for handler signatures: a parameter annotated with it gets
     #: the message (``topicflow._resolvers.MESSAGE_MARK``).
     __topicflow_message__ = True
+    #: A consumed record (FastStream's ``source_type``).
+    source_type = SourceType.CONSUME
 
     __slots__ = (
         "_correlation_id",
@@ -203,6 +204,25 @@ class KafkaMessage(StreamMessage["ConsumerRecord[bytes, bytes]"]):
         """The body decoded by content type: JSON values, ``str`` for text, else bytes."""
         return decode_body(self.raw_message.value, self.content_type)
 
+    @property
+    def decoded_body(self) -> Any:
+        """The body decoded as :meth:`decode` does (FastStream 0.5's attribute)."""
+        return decode_body(self.raw_message.value, self.content_type)
+
+    @property
+    def batch_headers(self) -> list[dict[str, str | bytes]]:
+        """Each message's headers, for a batch; empty for one message (as FastStream's)."""
+        return []
+
+    @property
+    def processed(self) -> bool:
+        """True once the message is decided (acked, nacked, rejected, ...)."""
+        return self.status is not None and self.status is not Outcome.PENDING
+
+    def clear_cache(self) -> None:
+        """Forget what was decoded from the body (FastStream's; nothing to forget here:
+        the body cannot change)."""
+
     async def ack(self) -> None:
         """Finish the message: its offset may be committed. The first decision counts."""
         self.decide(Outcome.ACK)
@@ -235,3 +255,10 @@ class KafkaMessage(StreamMessage["ConsumerRecord[bytes, bytes]"]):
 
     def __repr__(self) -> str:
         return f"<KafkaMessage {self.message_id} key={self.key!r} body={self.body[:60]!r}>"
+
+
+KafkaRawMessage = ConsumerRecord
+"""FastStream's name of the Kafka client's record type (``msg.raw_message``)."""
+
+KafkaAckableMessage = KafkaMessage
+"""FastStream's name of the message whose ``ack()`` commits: every topicflow message."""

@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 # wrapper_of: re-exported for the subscribers, whose decorators return its wrapper too.
 from topicflow._handler import HandlerCallWrapper
 from topicflow._handler import wrapper_of as wrapper_of
+from topicflow.exceptions import SetupError
 from topicflow.kafka._publish import PublishCommand, PublishOptions, send_one
 from topicflow.middlewares import wrap_publish
-from topicflow.response import Response
+from topicflow.response import PublishType, Response
 
 if TYPE_CHECKING:
     import asyncio
@@ -25,7 +26,13 @@ if TYPE_CHECKING:
     from topicflow.kafka.broker.registrator import KafkaRegistrator, Scope
     from topicflow.kafka.message import KafkaMessage
 
-__all__ = ["DefaultPublisher", "KafkaResponse", "PublishCommand"]
+__all__ = [
+    "BatchPublisher",
+    "DefaultPublisher",
+    "KafkaResponse",
+    "PublishCommand",
+    "resolve_publisher",
+]
 
 F = TypeVar("F", bound="Callable[..., Any]")
 
@@ -258,7 +265,26 @@ class DefaultPublisher:
     ) -> KafkaMessage:
         """Publish ``message`` here and wait for the reply (see ``KafkaBroker.request``)."""
         runtime = self._runtime()
-        return await runtime.request(PublishCommand.of(message, self.topic, options), timeout)
+        cmd = PublishCommand.of(message, self.topic, options, publish_type=PublishType.REQUEST)
+        return await runtime.request(cmd, timeout)
 
     def __repr__(self) -> str:
         return f"<DefaultPublisher topic={self.topic!r}>"
+
+
+def resolve_publisher(publisher: DefaultPublisher, scope: Scope) -> DefaultPublisher:
+    """``publisher`` as bound where it was declared, seen from a subscriber's ``scope``."""
+    owner_scope = scope.of(publisher.owner)
+    if owner_scope is not None:
+        return publisher.bound(owner_scope)
+    if publisher.scope is not None:
+        return publisher
+    raise SetupError(
+        f"publisher {publisher.name!r} is declared on a router that is not included in "
+        "the broker; include that router too"
+    )
+
+
+class BatchPublisher(DefaultPublisher):
+    """What ``publisher(topic, batch=True)`` returns: a list or tuple published (or
+    returned by a handler) goes out as one batch (FastStream's class name)."""

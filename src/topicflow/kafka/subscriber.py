@@ -27,11 +27,13 @@ import time
 import zlib
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from topicflow._context import enter_consumer
 from topicflow._di import compile_batch_handler
 from topicflow._handler import wrapper_of
 from topicflow._tasks import PACE
 from topicflow.ack import AckPolicy, Outcome
 from topicflow.exceptions import DecodeError, SetupError
+from topicflow.kafka._failures import HANDLED
 from topicflow.kafka._pipeline import Handler, wrap_consume
 from topicflow.kafka._publish import new_correlation_id
 from topicflow.kafka._subscriber import Subscriber
@@ -116,8 +118,12 @@ class ConcurrentDefaultSubscriber(Subscriber):
 
     async def _work(self, inbox: asyncio.Queue[_Work]) -> None:
         ack_first = self._policy is AckPolicy.ACK_FIRST
+        current = None
         while True:
             loop, tp, tracker, generation, record = await inbox.get()
+            if loop.consumer is not current:  # Context("handler_.consumer")
+                current = loop.consumer
+                enter_consumer(current)
             try:
                 if time.monotonic() >= PACE.due:  # the previous handler may never have awaited
                     await loop.breathe()
@@ -168,7 +174,7 @@ class Batch:
     #: The offsets handed to the handler, per partition, in delivery order.
     taken: dict[TopicPartition, list[int]]
     #: The exception that ended its handling, if one did (set by its pipeline).
-    failure: list[Exception] = dataclasses.field(default_factory=list)
+    failure: list[BaseException] = dataclasses.field(default_factory=list)
 
 
 class BatchSubscriber(Subscriber):
@@ -247,7 +253,7 @@ class BatchSubscriber(Subscriber):
         async def pipeline(batch: Batch) -> Outcome:
             try:
                 await call(batch)
-            except Exception as exc:
+            except HANDLED as exc:
                 batch.failure.append(exc)
                 outcome = failures.batch_outcome(exc, len(batch.bodies), name)
             else:

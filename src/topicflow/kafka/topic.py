@@ -36,12 +36,14 @@ class Topic(str):
     ``broker.publisher(Topic(...))``). At start, the broker creates the declared
     topics that do not exist yet (an existing topic is left as it is); the
     in-memory test broker gives them their partition counts. Plain names rely on
-    the cluster's automatic topic creation.
+    the cluster's automatic topic creation. ``declare=False`` names a topic made
+    elsewhere (its settings then only document it, in AsyncAPI).
     """
 
     num_partitions: int
     replication_factor: int
     config: Mapping[str, str]
+    declare: bool
 
     def __new__(
         cls,
@@ -49,6 +51,8 @@ class Topic(str):
         num_partitions: int = 1,
         replication_factor: int = 1,
         config: Mapping[str, str] | None = None,
+        *,
+        declare: bool = True,
     ) -> Topic:
         from topicflow.exceptions import SetupError
 
@@ -60,11 +64,14 @@ class Topic(str):
         topic.num_partitions = num_partitions
         topic.replication_factor = replication_factor
         topic.config = dict(config or {})
+        topic.declare = declare
         return topic
 
     def renamed(self, name: str) -> Topic:
         """The same declaration under another name (a router's prefix in front)."""
-        return Topic(name, self.num_partitions, self.replication_factor, self.config)
+        return Topic(
+            name, self.num_partitions, self.replication_factor, self.config, declare=self.declare
+        )
 
     def __repr__(self) -> str:
         return (
@@ -73,4 +80,11 @@ class Topic(str):
         )
 
     def __reduce__(self) -> Any:
-        return (Topic, (str(self), self.num_partitions, self.replication_factor, self.config))
+        args = (str(self), self.num_partitions, self.replication_factor, self.config)
+        return Topic._restore, (*args, self.declare)
+
+    @classmethod
+    def _restore(
+        cls, name: str, partitions: int, replication: int, config: Any, declare: bool
+    ) -> Topic:
+        return cls(name, partitions, replication, config, declare=declare)

@@ -10,6 +10,7 @@ from topicflow.kafka._futures import Confirmation
 from topicflow.kafka._publish import PublishCommand, send, send_with
 from topicflow.kafka._replies import ReplyListener
 from topicflow.middlewares import wrap_publish
+from topicflow.response import PublishType
 
 if TYPE_CHECKING:
     import asyncio
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from topicflow.kafka._transport import RecordMetadata
     from topicflow.kafka.message import KafkaMessage
 
-__all__ = ["Publishing"]
+__all__ = ["Producer", "Publishing"]
 
 
 class Publishing:
@@ -141,7 +142,9 @@ class Publishing:
         """
         if not topic:
             raise SetupError("request() needs a topic: broker.request(body, 'rpc')")
-        return await self._request(PublishCommand.of(message, topic, options), timeout)
+        return await self._request(
+            PublishCommand.of(message, topic, options, publish_type=PublishType.REQUEST), timeout
+        )
 
     async def _request(self, cmd: PublishCommand, timeout: float) -> KafkaMessage:
         transport = self._connected_transport()
@@ -149,6 +152,12 @@ class Publishing:
             tasks = TaskGroup(repr(self), self.supervision, self.logger, self._task_failed)
             self._replies = ReplyListener(self.options.client_id, self.logger, tasks)
         return await self._replies.request(transport, self._publish_chain, cmd, timeout)
+
+    @property
+    def producer(self) -> Producer:
+        """The way to Kafka below the broker's middlewares (the ``KafkaProducer``
+        handler annotation of :mod:`topicflow.kafka.annotations`)."""
+        return Producer(self)
 
     @property
     def pending_requests(self) -> int:
@@ -168,3 +177,36 @@ class Publishing:
                 "'await broker.connect()' or 'await broker.start()' first"
             )
         return self._transport
+
+
+class Producer:
+    """Sends :class:`~topicflow.kafka.PublishCommand`\\ s as they are, past the broker's
+    middlewares: what FastStream's ``KafkaProducer`` annotation gives a handler.
+
+    ``await producer.publish(PublishCommand("hi", topic="t"))`` returns the
+    record's metadata (or its future, with ``no_confirm=True``).
+    """
+
+    def __init__(self, broker: Publishing) -> None:
+        self._broker = broker
+
+    async def publish(self, cmd: PublishCommand) -> Any:
+        """Publish one command (its ``batch``, if it has one, as one batch)."""
+        return await send(self._broker._connected_transport(), cmd)
+
+    async def publish_batch(self, cmd: PublishCommand) -> Any:
+        """Publish a batch command: the same as :meth:`publish`."""
+        return await self.publish(cmd)
+
+    async def request(self, cmd: PublishCommand) -> KafkaMessage:
+        """Publish and wait ``cmd.timeout`` seconds for the reply."""
+        return await self._broker._request(cmd, cmd.timeout)
+
+    async def flush(self) -> None:
+        """Wait until everything queued was sent."""
+        await self._broker._connected_transport().flush()
+
+    @property
+    def closed(self) -> bool:
+        """True while the broker is not connected."""
+        return self._broker._transport is None

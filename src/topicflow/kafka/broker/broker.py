@@ -6,11 +6,14 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any, Literal
 
+from topicflow._apply import DEFAULT_SERIALIZER, refuse_fast_depends
 from topicflow._context import ContextRepo
+from topicflow._resolvers import register_driver
 from topicflow._tasks import Backoff, Supervision
 from topicflow.ack import AckPolicy
 from topicflow.exceptions import SetupError, SubscriberFailed
 from topicflow.kafka._consumer_only import ConsumerOnly
+from topicflow.kafka._publish import set_id_generator
 from topicflow.kafka._runtime import Runtime
 from topicflow.kafka._transport import AiokafkaTransport, ConnectionOptions
 from topicflow.kafka.broker._publishing import Publishing
@@ -18,7 +21,7 @@ from topicflow.kafka.broker.registrator import AnySubscriber, KafkaRegistrator, 
 from topicflow.kafka.publisher import DefaultPublisher
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Sequence
+    from collections.abc import Callable, Iterable, Mapping, Sequence
     from types import TracebackType
 
     from topicflow.kafka._replies import ReplyListener
@@ -26,6 +29,7 @@ if TYPE_CHECKING:
     from topicflow.kafka._seam import Transport
     from topicflow.kafka._subscriber import Subscriber
     from topicflow.kafka.topic import Topic
+    from topicflow.params import UnderlyingDriverAnnotation
     from topicflow.security import BaseSecurity
 
 __all__ = ["KafkaBroker"]
@@ -77,6 +81,14 @@ class KafkaBroker(KafkaRegistrator, Publishing):
             default).
         loop: accepted for FastStream's signature and ignored (asyncio's running
             loop is used).
+        id_generator: makes the correlation id of a publish that gives none (by
+            default 32 hex digits); process-wide: it applies to every broker's publishes.
+        underlying_driver_annotations: class -> ``UnderlyingDriverAnnotation``: a
+            handler parameter annotated with the bare class gets what the
+            annotation gives (process-wide, like the classes topicflow maps itself).
+        codec, serializer, provider: FastStream's hooks into its own dependency
+            library (fast_depends); topicflow validates with pydantic and has its own
+            injection, so only their defaults are accepted.
 
     The other arguments are the aiokafka producer and client settings of the
     same names, passed on unchanged.
@@ -128,7 +140,17 @@ class KafkaBroker(KafkaRegistrator, Publishing):
         protocol_version: str | None = "auto",
         apply_types: bool = True,
         context: ContextRepo | None = None,
+        id_generator: Callable[[], str] | None = None,
+        codec: Any = None,
+        serializer: Any = DEFAULT_SERIALIZER,
+        provider: Any = None,
+        underlying_driver_annotations: Mapping[type, UnderlyingDriverAnnotation] | None = None,
     ) -> None:
+        refuse_fast_depends(codec=codec, serializer=serializer, provider=provider)
+        if id_generator is not None:
+            set_id_generator(id_generator)
+        for cls, annotation in (underlying_driver_annotations or {}).items():
+            register_driver(cls, annotation.type_hint)
         servers = (
             bootstrap_servers if isinstance(bootstrap_servers, str) else list(bootstrap_servers)
         )

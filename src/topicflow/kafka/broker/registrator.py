@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal, Unpack, overload
 
 from topicflow.exceptions import SetupError
 from topicflow.kafka._options import SubscriberConfig, check_policy
-from topicflow.kafka.publisher import DefaultPublisher
+from topicflow.kafka.publisher import BatchPublisher, DefaultPublisher
 from topicflow.kafka.subscriber import (
     BatchSubscriber,
     ConcurrentBetweenPartitionsSubscriber,
@@ -310,9 +310,10 @@ class KafkaRegistrator:
     ) -> DefaultPublisher:
         """Declare a publisher: a decorator for handlers, or an object to publish with.
 
-        With ``batch=True``, a handler's list or tuple result goes out as one batch.
+        With ``batch=True`` (a :class:`~topicflow.kafka.publisher.BatchPublisher`), a
+        handler's list or tuple result goes out as one batch.
         """
-        pub = DefaultPublisher(
+        pub = (BatchPublisher if batch else DefaultPublisher)(
             self,
             topic,
             key=key,
@@ -371,4 +372,5 @@ def resolve_tree(root: KafkaRegistrator, scope: Scope) -> Resolved:
             if isinstance(publisher.name, Topic):
                 real = level.prefix + publisher.name
                 declared.setdefault(real, publisher.name.renamed(real))
-    return Resolved(subscribers, publishers, list(declared.values()))
+    kept = [topic for topic in declared.values() if topic.declare]
+    return Resolved(subscribers, publishers, kept)

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from topicflow._resolvers import register_driver
 from topicflow.kafka.broker.registrator import KafkaRegistrator
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Sequence
+    from collections.abc import Callable, Iterable, Mapping, Sequence
 
     from topicflow.ack import AckPolicy
+    from topicflow.params import UnderlyingDriverAnnotation
 
 __all__ = ["KafkaPublisher", "KafkaRoute", "KafkaRouter"]
 
@@ -61,6 +63,7 @@ class KafkaRouter(KafkaRegistrator):
         decoder: maps a message to a Python object, unless a subscriber sets one.
         include_in_schema: False hides everything beneath from AsyncAPI.
         ack_policy: the default for subscribers beneath that set none.
+        underlying_driver_annotations: as the broker's (process-wide).
     """
 
     def __init__(
@@ -75,7 +78,10 @@ class KafkaRouter(KafkaRegistrator):
         decoder: Callable[..., Any] | None = None,
         include_in_schema: bool | None = None,
         ack_policy: AckPolicy | None = None,
+        underlying_driver_annotations: Mapping[type, UnderlyingDriverAnnotation] | None = None,
     ) -> None:
+        for cls, annotation in (underlying_driver_annotations or {}).items():
+            register_driver(cls, annotation.type_hint)
         super().__init__(
             prefix=prefix,
             dependencies=dependencies,
