@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pydantic import TypeAdapter, ValidationError
 
 from topicflow._apply import DEFAULT_SERIALIZER, refuse_fast_depends
+from topicflow._asgi._serving import AsgiServing
 from topicflow._context import ContextRepo
 from topicflow.exceptions import (
     KafkaAuthenticationError,
@@ -22,14 +23,15 @@ from topicflow.exceptions import (
 from topicflow.specification.asyncapi import AsyncAPI
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping
+    from collections.abc import Callable, Iterable, Mapping, Sequence
     from contextlib import AbstractAsyncContextManager
 
+    from topicflow._asgi._routes import AsyncAPIRoute
     from topicflow.exceptions import SubscriberFailed
     from topicflow.kafka.broker.broker import KafkaBroker
     from topicflow.specification._extra import TagDict
 
-__all__ = ["App", "FastStream"]
+__all__ = ["App", "AsgiFastStream", "FastStream"]
 
 H = TypeVar("H", bound="Callable[..., Any]")
 
@@ -210,6 +212,15 @@ class App:
         """Ask a running :meth:`run` to stop gracefully."""
         if self._exit is not None:
             self._exit.set()
+
+    def as_asgi(
+        self,
+        asgi_routes: Sequence[tuple[str, Any]] = (),
+        asyncapi_path: str | AsyncAPIRoute | None = None,
+    ) -> AsgiFastStream:
+        """This app served over HTTP too, with ``asgi_routes`` (``(path, asgi_app)``
+        pairs) and the AsyncAPI page at ``asyncapi_path``: see :mod:`topicflow.asgi`."""
+        return AsgiFastStream.from_app(self, asgi_routes, asyncapi_path)
 
     async def run(self, **options: Any) -> None:
         """Start, wait for SIGINT/SIGTERM or :meth:`exit`, then stop gracefully.
@@ -422,6 +433,66 @@ def _names_context_repo(annotation: Any) -> bool:
     if typing.get_origin(annotation) is typing.Annotated:
         annotation = typing.get_args(annotation)[0]
     return annotation is ContextRepo
+
+
+class AsgiFastStream(App, AsgiServing):
+    """An :class:`App` that is also an ASGI application (:mod:`topicflow.asgi`): the
+    ASGI lifespan starts and stops it; HTTP requests go to its routes.
+
+    Args:
+        brokers: as for ``App``.
+        asgi_routes: ``(path, asgi_app)`` pairs: ``@get``/``@post`` handlers,
+            ``make_ping_asgi(broker)``, ``make_ready_asgi(app)``, or any ASGI app
+            (served at its path and below it).
+        asyncapi_path: serve the AsyncAPI page there (a path or an ``AsyncAPIRoute``),
+            with the JSON and YAML documents beside it.
+        options: ``App``'s other arguments.
+    """
+
+    def __init__(
+        self,
+        *brokers: KafkaBroker,
+        asgi_routes: Sequence[tuple[str, Any]] = (),
+        asyncapi_path: str | AsyncAPIRoute | None = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(*brokers, **options)
+        self._init_routes(asgi_routes, asyncapi_path)
+
+    @classmethod
+    def from_app(
+        cls,
+        app: App,
+        asgi_routes: Sequence[tuple[str, Any]] = (),
+        asyncapi_path: str | AsyncAPIRoute | None = None,
+    ) -> AsgiFastStream:
+        """``app``'s brokers, hooks and description, served with ``asgi_routes``."""
+        asgi = cls(
+            *app.brokers,
+            logger=app.logger,
+            lifespan=app.lifespan,
+            wait_for_broker=app.wait_for_broker,
+            specification=app.schema,
+        )
+        asgi._on_startup = app._on_startup
+        asgi._after_startup = app._after_startup
+        asgi._on_shutdown = app._on_shutdown
+        asgi._after_shutdown = app._after_shutdown
+        asgi._init_routes(asgi_routes, asyncapi_path)
+        return asgi
+
+    def exit(self) -> None:
+        """Ask the server (or a running :meth:`run`) to stop gracefully."""
+        self._stop_serving()
+        super().exit()
+
+    async def run(self, **options: Any) -> None:
+        """Serve HTTP with uvicorn until SIGINT/SIGTERM or :meth:`exit`; the ASGI
+        lifespan starts and stops the app. ``host`` (default 127.0.0.1), ``port``
+        (8000) and uvicorn's other connection options come from ``options`` (the
+        extra options of ``topicflow run``); the rest go to the app's hooks.
+        """
+        await self.serve(**options)
 
 
 FastStream = App

@@ -29,6 +29,10 @@ FASTSTREAM_ALL = {
         "NoCast", "Path", "PublishCommand", "PublishType", "Response", "SourceType",
         "StreamMessage", "TestApp", "UnderlyingDriverAnnotation", "apply_types",
     ],
+    ".asgi": [
+        "AsgiFastStream", "AsgiResponse", "AsyncAPIRoute", "Header", "HttpHandler", "Query",
+        "Request", "get", "make_asyncapi_asgi", "make_ping_asgi", "post",
+    ],
     ".context": ["Context", "ContextRepo"],
     ".kafka": [
         "ConsumerRecord", "KafkaBroker", "KafkaMessage", "KafkaParserType",

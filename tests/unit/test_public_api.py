@@ -9,6 +9,7 @@ import pytest
 MODULES = [
     "topicflow",
     "topicflow.annotations",
+    "topicflow.asgi",
     "topicflow.asyncapi",
     "topicflow.context",
     "topicflow.exceptions",

@@ -37,7 +37,7 @@ EXAMPLES = Path(__file__).resolve().with_name("examples")
 _IMPORT = re.compile(r"^(?P<indent>[ \t]*)(?P<kw>from|import)[ \t]+faststream\b", re.MULTILINE)
 
 #: The test tools both sides run with: the versions of this project's venv.
-TOOLS = ("pytest", "pytest-asyncio", "pytest-timeout")
+TOOLS = ("pytest", "pytest-asyncio", "pytest-timeout", "httpx")
 
 _PYTEST_INI = """\
 [pytest]
