@@ -14,11 +14,12 @@ services of both.
 from __future__ import annotations
 
 import copy
+import functools
 import time
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import baggage, context, metrics, trace
+from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
@@ -30,7 +31,7 @@ from topicflow.opentelemetry import _attributes as a
 from topicflow.opentelemetry._baggage import Baggage, header_value, parse
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Sequence
 
     from opentelemetry.metrics import Meter, MeterProvider
     from opentelemetry.trace import Span, SpanContext, TracerProvider
@@ -87,7 +88,6 @@ class TelemetryMiddleware:
         (called by the subscriber at start)."""
         twin = copy.copy(self)
         twin._group_id = facts.group_id
-        twin._metrics = self._metrics.for_group(facts.group_id)
         return twin
 
     def __call__(self, msg: Any | None, *, context: ContextRepo) -> BaseMiddleware:
@@ -109,7 +109,7 @@ class _Telemetry(BaseMiddleware):
         if provider is None:
             return await call_next(msg)
         links: list[Link] | None = None
-        if isinstance(record, Sequence):  # a batch: its records, and the bodies in msg
+        if isinstance(record, list | tuple):  # a batch: its records, and the bodies in msg
             parent = None
             links, current_baggage = _batch_links(record)
             subject: Any = record
@@ -148,7 +148,7 @@ class _Telemetry(BaseMiddleware):
             context.detach(token)
             span.end()
             owner._metrics.processed(
-                topic, error, duration, len(record) if links is not None else 1
+                topic, group, error, duration, len(record) if links is not None else 1
             )
 
     async def publish_scope(
@@ -210,7 +210,12 @@ class _Telemetry(BaseMiddleware):
 
 
 class _Metrics:
-    """The instruments, and the attribute sets of each topic, made once."""
+    """The instruments, and the attribute sets of each topic, made once.
+
+    The message counters are observable: the counts are kept here and read by the
+    meter when it collects (the same monotonic sums as counters give, without a
+    measurement through the SDK per message).
+    """
 
     def __init__(self, meter: Meter, counters: bool) -> None:
         self.publish_duration = meter.create_histogram(
@@ -219,53 +224,58 @@ class _Metrics:
         self.process_duration = meter.create_histogram(
             a.PROCESS_DURATION, unit="s", description="Duration of processing a message."
         )
-        self.publish_messages = (
-            meter.create_counter(
-                a.PUBLISH_MESSAGES, unit="message", description="Messages published."
+        self.counters = counters
+        #: attributes key -> [the attributes of its histogram point, its count's, the count]
+        self._sets: dict[tuple[str, str | None, str | None, bool], list[Any]] = {}
+        if counters:
+            meter.create_observable_counter(
+                a.PUBLISH_MESSAGES,
+                [functools.partial(self._observe, False)],
+                unit="message",
+                description="Messages published.",
             )
-            if counters
-            else None
-        )
-        self.process_messages = (
-            meter.create_counter(
-                a.PROCESS_MESSAGES, unit="message", description="Messages processed."
+            meter.create_observable_counter(
+                a.PROCESS_MESSAGES,
+                [functools.partial(self._observe, True)],
+                unit="message",
+                description="Messages processed.",
             )
-            if counters
-            else None
-        )
-        self.group: str | None = None
-        self._attributes: dict[tuple[str, str | None, bool], dict[str, Any]] = {}
 
-    def for_group(self, group: str | None) -> _Metrics:
-        twin = copy.copy(self)
-        twin.group = group
-        twin._attributes = {}
-        return twin
-
-    def _of(self, topic: str, error: str | None, consumed: bool) -> dict[str, Any]:
-        key = (topic, error, consumed)
-        attributes = self._attributes.get(key)
-        if attributes is None:
-            attributes = {a.SYSTEM: a.KAFKA, a.DESTINATION: topic}
+    def _entry(self, topic: str, group: str | None, error: str | None, consumed: bool) -> list[Any]:
+        key = (topic, group, error, consumed)
+        entry = self._sets.get(key)
+        if entry is None:
+            counted: dict[str, Any] = {a.SYSTEM: a.KAFKA}
             if consumed:
-                attributes[a.DESTINATION_PUBLISH] = topic
-                if self.group is not None:
-                    attributes[a.CONSUMER_GROUP] = self.group
-            if error is not None:
-                attributes[a.ERROR_TYPE] = error
-            if len(self._attributes) < 10_000:  # bounded, whatever the topics and errors
-                self._attributes[key] = attributes
-        return attributes
+                counted[a.DESTINATION_PUBLISH] = topic
+                if group is not None:
+                    counted[a.CONSUMER_GROUP] = group
+            else:
+                counted[a.DESTINATION] = topic
+            timed = counted if error is None else {**counted, a.ERROR_TYPE: error}
+            entry = self._sets[key] = [timed, counted, 0]
+        return entry
 
-    def processed(self, topic: str, error: str | None, duration: float, count: int) -> None:
-        self.process_duration.record(duration, self._of(topic, error, True))
-        if self.process_messages is not None:
-            self.process_messages.add(count, self._of(topic, None, True))
+    def _observe(self, consumed: bool, options: CallbackOptions) -> list[Observation]:
+        # Runs in the reader's thread: list() copies the entries under the GIL at once.
+        totals: dict[tuple[str, str | None], tuple[dict[str, Any], int]] = {}
+        for (topic, group, _, kind), (_, counted, count) in list(self._sets.items()):
+            if kind is consumed and count:
+                seen = totals.get((topic, group))
+                totals[topic, group] = (counted, count + (seen[1] if seen else 0))
+        return [Observation(count, counted) for counted, count in totals.values()]
+
+    def processed(
+        self, topic: str, group: str | None, error: str | None, duration: float, count: int
+    ) -> None:
+        entry = self._entry(topic, group, error, True)
+        self.process_duration.record(duration, entry[0])
+        entry[2] += count
 
     def published(self, topic: str, error: str | None, duration: float, count: int) -> None:
-        self.publish_duration.record(duration, self._of(topic, error, False))
-        if self.publish_messages is not None:
-            self.publish_messages.add(count, self._of(topic, None, False))
+        entry = self._entry(topic, None, error, False)
+        self.publish_duration.record(duration, entry[0])
+        entry[2] += count
 
 
 def _failed(span: Span, exc: Exception) -> str:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from topicflow._codec import encode_key
 from topicflow.opentelemetry import _attributes as a
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from topicflow.kafka._transport import ConsumerRecord
     from topicflow.kafka.message import KafkaMessage
     from topicflow.kafka.publisher import PublishCommand
@@ -121,4 +122,4 @@ def telemetry_attributes_provider_factory(
     msg: ConsumerRecord[bytes, bytes] | Sequence[ConsumerRecord[bytes, bytes]] | None,
 ) -> KafkaTelemetrySettingsProvider | BatchKafkaTelemetrySettingsProvider:
     """The provider for a consumed record, a batch's records, or a publish (None)."""
-    return _BATCH if isinstance(msg, Sequence) else _SINGLE
+    return _BATCH if isinstance(msg, list | tuple) else _SINGLE
