@@ -295,3 +295,24 @@ def test_topicflow_imports_without_opentelemetry_and_says_how_to_get_it() -> Non
     )
     assert done.returncode == 0, done.stderr
     assert "pip install 'topicflow[otel]'" in done.stdout
+
+
+async def test_request_and_its_reply_are_traced_as_one_trace(telemetry: Telemetry) -> None:
+    broker = KafkaBroker(ADDRESS, middlewares=[telemetry.middleware()])
+
+    @broker.subscriber("prices")
+    async def price(order: Order) -> int:
+        return order.id * 10
+
+    async with TestKafkaBroker(broker) as br:
+        reply = await br.request(Order(id=4), "prices", timeout=5)
+    assert await reply.decode() == 40
+
+    asked = telemetry.span("prices publish")
+    served = telemetry.span("prices process")
+    [replied] = [s for s in telemetry.spans() if s.name.endswith(" publish") and s is not asked]
+    assert parent_id(served) == asked.context.span_id
+    assert parent_id(replied) == served.context.span_id
+    assert replied.context.trace_id == asked.context.trace_id
+    conversation = "messaging.message.conversation_id"
+    assert (replied.attributes or {})[conversation] == (asked.attributes or {})[conversation]
