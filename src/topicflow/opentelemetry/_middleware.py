@@ -343,7 +343,7 @@ def _batch_links(records: Sequence[Any]) -> tuple[list[Link], Baggage]:
 def _baggage_to_carry(repo: ContextRepo) -> dict[str, Any] | str | None:
     """What a publish carries on as baggage: the handler's (as it left it) over the
     current OpenTelemetry context's; the header as received while nothing changed it."""
-    current = repo.get("baggage")
+    current = repo.get_local("baggage")
     in_context = baggage.get_all()
     if isinstance(current, Baggage):
         if not in_context and current._unread():
