@@ -278,6 +278,31 @@ async def test_a_batch_publish_has_a_create_span_and_a_batch_consumer_links_to_i
     assert telemetry.points("messaging.process.messages")[0][1] == 3
 
 
+async def test_a_record_of_a_batch_publish_relayed_alone_goes_on_without_the_batch_marker(
+    telemetry: Telemetry,
+) -> None:
+    broker = KafkaBroker(ADDRESS, middlewares=[telemetry.middleware()])
+    seen: list[dict[str, str | bytes]] = []
+
+    @broker.subscriber("in")
+    @broker.publisher("out")
+    async def relay(body: str) -> str:
+        return body
+
+    @broker.subscriber("out")
+    async def read(msg: KafkaMessage, bag: CurrentBaggage) -> None:
+        assert bag.get_all() == {"tenant": "acme"}
+        seen.append(msg.headers)
+
+    async with TestKafkaBroker(broker) as br:
+        # FastStream marks each record of a batch publish with_batch; its consumers
+        # would take a relayed record for a batch and not parent it on our span.
+        await br.publish_batch("a", "b", topic="in", headers={"baggage": "tenant=acme"})
+    assert len(seen) == 2
+    assert all(Baggage.from_headers(h).get_all() == {"tenant": "acme"} for h in seen)
+    assert all("with_batch" not in str(h["baggage"]) for h in seen)
+
+
 def test_topicflow_imports_without_opentelemetry_and_says_how_to_get_it() -> None:
     probe = textwrap.dedent(
         """

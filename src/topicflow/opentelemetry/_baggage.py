@@ -81,9 +81,13 @@ class Baggage:
             entries = self._baggage = parse(self._header)
         return entries
 
-    def _unread(self) -> bool:
-        """True while its header was not parsed (so it is unchanged)."""
-        return self._baggage is _UNREAD
+    def _as_received(self) -> str | None:
+        """The header it was made from, while that was not parsed (so nothing changed)
+        and holds no batch marker; else None."""
+        header = self._header
+        if self._baggage is not _UNREAD or header is None or WITH_BATCH in header:
+            return None
+        return header
 
     def get_all(self) -> dict[str, Any]:
         """A copy of the entries."""

@@ -167,6 +167,12 @@ class _Telemetry(BaseMiddleware):
         count = 1 if cmd.batch is None else len(cmd.batch)
         headers = dict(cmd.headers)
         entries = _baggage_to_carry(self.context)
+        given = headers.get(a.BAGGAGE)
+        if given is not None and (entries is not None or count > 1):
+            # A baggage header the caller gave: its entries, under those carried on.
+            text = given.decode("utf-8", "replace") if isinstance(given, bytes) else given
+            carried_on = parse(entries) if isinstance(entries, str) else entries
+            entries = {**parse(text), **(carried_on or {})}
         if count > 1:
             attributes[a.BATCH_COUNT] = count
             create = tracer.start_span(
@@ -346,8 +352,9 @@ def _baggage_to_carry(repo: ContextRepo) -> dict[str, Any] | str | None:
     current = repo.get_local("baggage")
     in_context = baggage.get_all()
     if isinstance(current, Baggage):
-        if not in_context and current._unread():
-            return current._header
+        received = None if in_context else current._as_received()
+        if received is not None:
+            return received
         entries = current.get_all()
         return entries if entries or in_context else None
     return dict(in_context) if in_context else None
