@@ -177,3 +177,41 @@ def report(result: dict[str, Any]) -> None:
     result = {**result, "peak_rss": peak_rss_bytes()}
     sys.stdout.write("RESULT " + json.dumps(result) + "\n")
     sys.stdout.flush()
+
+
+def otel_providers() -> tuple[Any, Any]:
+    """The OpenTelemetry SDK as a production service sets it up, exporting nowhere: a
+    tracer provider with a ``BatchSpanProcessor`` whose exporter drops the spans, and a
+    meter provider whose periodic reader (every 60 s) drops the metrics. The same for
+    topicflow's middleware and FastStream's (scenarios 1o and 1of)."""
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import (
+        MetricExporter,
+        MetricExportResult,
+        PeriodicExportingMetricReader,
+    )
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import (
+        BatchSpanProcessor,
+        SpanExporter,
+        SpanExportResult,
+    )
+
+    class DropSpans(SpanExporter):
+        def export(self, spans: Any) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
+
+    class DropMetrics(MetricExporter):
+        def export(self, metrics_data: Any, timeout_millis: float = 0, **kw: Any) -> Any:
+            return MetricExportResult.SUCCESS
+
+        def force_flush(self, timeout_millis: float = 0) -> bool:
+            return True
+
+        def shutdown(self, timeout_millis: float = 0, **kw: Any) -> None:
+            return None
+
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(BatchSpanProcessor(DropSpans()))
+    reader = PeriodicExportingMetricReader(DropMetrics(), export_interval_millis=60_000)
+    return tracer_provider, MeterProvider(metric_readers=[reader])

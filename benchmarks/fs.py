@@ -16,12 +16,21 @@ from faststream import AckPolicy
 from faststream.exceptions import FeatureNotSupportedException
 from faststream.kafka import KafkaBroker
 
-from benchmarks.common import Counter, Order, Shipped, StartClock, make_order, order_dict, ship
+from benchmarks.common import (
+    Counter,
+    Order,
+    Shipped,
+    StartClock,
+    make_order,
+    order_dict,
+    otel_providers,
+    ship,
+)
 
 EARLY = {"auto_offset_reset": "earliest"}
 
 
-def _broker(p: dict[str, Any]) -> KafkaBroker:
+def _broker(p: dict[str, Any], middlewares: tuple[Any, ...] = ()) -> KafkaBroker:
     # The producer settings topicflow and the raw client use; no per-message logging.
     return KafkaBroker(
         p["bootstrap"],
@@ -29,12 +38,15 @@ def _broker(p: dict[str, Any]) -> KafkaBroker:
         enable_idempotence=p.get("idempotence", True),
         linger_ms=0,
         logger=None,
+        middlewares=middlewares,
     )
 
 
-async def _consume(p: dict[str, Any], policy: AckPolicy) -> dict[str, Any]:
+async def _consume(
+    p: dict[str, Any], policy: AckPolicy, middlewares: tuple[Any, ...] = ()
+) -> dict[str, Any]:
     counter = Counter(p["count"], tuple(p.get("rss_at", ())))
-    broker = _broker(p)
+    broker = _broker(p, middlewares)
 
     @broker.subscriber(
         p["topic"], listener=StartClock(counter), group_id=p["group"], ack_policy=policy, **EARLY
@@ -56,6 +68,30 @@ async def consume_ack(p: dict[str, Any]) -> dict[str, Any]:
 async def consume_ack_first(p: dict[str, Any]) -> dict[str, Any]:
     """The same under ACK_FIRST (FastStream's default for Kafka)."""
     return await _consume(p, AckPolicy.ACK_FIRST)
+
+
+async def _consume_otel(p: dict[str, Any], policy: AckPolicy) -> dict[str, Any]:
+    from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+
+    tracer_provider, meter_provider = otel_providers()
+    telemetry = KafkaTelemetryMiddleware(
+        tracer_provider=tracer_provider, meter_provider=meter_provider
+    )
+    try:
+        return await _consume(p, policy, (telemetry,))
+    finally:
+        tracer_provider.shutdown()
+        meter_provider.shutdown()
+
+
+async def consume_ack_otel(p: dict[str, Any]) -> dict[str, Any]:
+    """Scenario 1 with FastStream's OpenTelemetry middleware, on AckPolicy.ACK (1o)."""
+    return await _consume_otel(p, AckPolicy.ACK)
+
+
+async def consume_otel_fs_default(p: dict[str, Any]) -> dict[str, Any]:
+    """The same on FastStream's own Kafka default, ACK_FIRST (1of)."""
+    return await _consume_otel(p, AckPolicy.ACK_FIRST)
 
 
 async def consume_batch(p: dict[str, Any]) -> dict[str, Any]:
@@ -165,6 +201,8 @@ async def request_reply(p: dict[str, Any]) -> dict[str, Any]:
 SCENARIOS = {
     "consume_ack": consume_ack,
     "consume_ack_first": consume_ack_first,
+    "consume_ack_otel": consume_ack_otel,
+    "consume_otel_fs_default": consume_otel_fs_default,
     "consume_batch": consume_batch,
     "publish_no_confirm": publish_no_confirm,
     # 4a and 4b: the same publishing, measured against the plain raw send().

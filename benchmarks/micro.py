@@ -1,5 +1,5 @@
 """The per-message cost of topicflow's consume path, without Kafka:
-``python -m benchmarks.micro [--count N] [--policy ack|ack_first] [--batch]``.
+``python -m benchmarks.micro [--count N] [--policy ack|ack_first] [--batch] [--otel]``.
 
 It hands pre-built records to a subscriber's ``_dispatch`` exactly as the fetch
 loop does (offset tracking and commit bookkeeping included, the commit itself a
@@ -8,6 +8,11 @@ record). The difference is what the framework adds per message; it moves by
 tenths of a microsecond where the Kafka runs move by 10-30% on a shared machine.
 It counts CPU time (best of several rounds), so other processes on the machine
 disturb it little.
+
+With ``--otel`` the broker has the OpenTelemetry middleware on the SDK (spans
+and metrics exported nowhere, as in scenario 1o), and the line also shows what
+the SDK alone costs per message: one span with the same attributes, ended, and
+the duration and count recorded, by hand, with no framework around it.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from typing import Any
 
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
-from benchmarks.common import Order, Shipped, order_record, ship
+from benchmarks.common import Order, Shipped, order_record, otel_providers, ship
 from topicflow import AckPolicy
 from topicflow._tasks import Backoff, Supervision, TaskGroup
 from topicflow.ack import OffsetCommitter
@@ -74,9 +79,17 @@ class NullObserver:
 
 
 async def topicflow_cost(
-    count: int, policy: AckPolicy, batch: bool, pipeline: bool, rounds: int
+    count: int, policy: AckPolicy, batch: bool, pipeline: bool, rounds: int, otel: bool = False
 ) -> float:
-    broker = KafkaBroker("127.0.0.1:1", logger=None)
+    middlewares: list[Any] = []
+    if otel:
+        from topicflow.kafka.opentelemetry import KafkaTelemetryMiddleware
+
+        tracer_provider, meter_provider = otel_providers()
+        middlewares.append(
+            KafkaTelemetryMiddleware(tracer_provider=tracer_provider, meter_provider=meter_provider)
+        )
+    broker = KafkaBroker("127.0.0.1:1", logger=None, middlewares=middlewares)
     seen = [0]
     if batch:
 
@@ -134,6 +147,51 @@ async def topicflow_cost(
     return best / count
 
 
+def sdk_cost(count: int, rounds: int) -> float:
+    """The OpenTelemetry SDK's own work per message (see the module docstring)."""
+    from opentelemetry.trace import SpanKind
+
+    tracer_provider, meter_provider = otel_providers()
+    tracer = tracer_provider.get_tracer("micro")
+    meter = meter_provider.get_meter("micro")
+    duration = meter.create_histogram("messaging.process.duration", unit="s")
+    processed = meter.create_counter("messaging.process.messages")
+    data = records(count, TopicPartition("t", 0))
+    labels = {"messaging.system": "kafka", "messaging.destination.name": "t"}
+    best = float("inf")
+    for _ in range(rounds):
+        started = time.process_time()
+        for record in data:
+            span = tracer.start_span(
+                "t process",
+                kind=SpanKind.CONSUMER,
+                attributes={
+                    "messaging.system": "kafka",
+                    "messaging.destination_publish.name": record.topic,
+                    "messaging.destination.name": record.topic,
+                    "messaging.message.id": f"{record.topic}-{record.partition}-{record.offset}",
+                    "messaging.message.payload_size_bytes": record.serialized_value_size,
+                    "messaging.message.body.size": record.serialized_value_size,
+                    "messaging.kafka.destination.partition": record.partition,
+                    "messaging.destination.partition.id": str(record.partition),
+                    "messaging.kafka.message.offset": record.offset,
+                    "messaging.kafka.offset": record.offset,
+                    "messaging.operation": "process",
+                    "messaging.operation.type": "process",
+                    "messaging.operation.name": "process",
+                    "messaging.message.conversation_id": "c",
+                    "messaging.consumer.group.name": "g",
+                },
+            )
+            span.end()
+            duration.record(0.0001, labels)
+            processed.add(1, labels)
+        best = min(best, time.process_time() - started)
+    tracer_provider.shutdown()
+    meter_provider.shutdown()
+    return best / count
+
+
 def raw_cost(count: int, rounds: int) -> float:
     data = records(count, TopicPartition("t", 0))
     validate = Order.model_validate_json
@@ -153,15 +211,22 @@ def main() -> None:
     parser.add_argument("--policy", default="ack", choices=[p.value for p in AckPolicy])
     parser.add_argument("--batch", action="store_true")
     parser.add_argument("--pipeline", action="store_true", help="with @publisher (no Kafka)")
+    parser.add_argument("--otel", action="store_true", help="with the OpenTelemetry middleware")
     args = parser.parse_args()
     raw = raw_cost(args.count, args.rounds)
     tf = asyncio.run(
-        topicflow_cost(args.count, AckPolicy(args.policy), args.batch, args.pipeline, args.rounds)
+        topicflow_cost(
+            args.count, AckPolicy(args.policy), args.batch, args.pipeline, args.rounds, args.otel
+        )
     )
-    print(
+    line = (
         f"raw {raw * 1e6:.2f} us/msg, topicflow {tf * 1e6:.2f} us/msg "
         f"(+{(tf - raw) * 1e6:.2f} us, raw/topicflow {raw / tf:.2f})"
     )
+    if args.otel:
+        sdk = sdk_cost(args.count, args.rounds)
+        line += f"; the OpenTelemetry SDK alone {sdk * 1e6:.2f} us/msg"
+    print(line)
 
 
 if __name__ == "__main__":

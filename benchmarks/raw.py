@@ -342,6 +342,9 @@ async def request_reply(p: dict[str, Any]) -> dict[str, Any]:
 SCENARIOS = {
     "consume_ack": consume_ack,
     "consume_ack_first": consume_ack_first,
+    # 1o and 1of compare with the plain client, which traces nothing.
+    "consume_ack_otel": consume_ack,
+    "consume_otel_fs_default": consume_ack,
     "consume_batch": consume_batch,
     "publish_no_confirm": publish_no_confirm,
     "publish_plain_dict": publish_plain_dict,

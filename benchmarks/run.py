@@ -88,6 +88,13 @@ def _consume_target(results: dict[str, Any]) -> bool | None:
     return raw >= 0.70 and (fs is None or fs >= 8)
 
 
+def _otel_target(results: dict[str, Any]) -> bool | None:
+    raw, fs = _ratio(results, "raw"), _ratio(results, "faststream")
+    if raw is None:
+        return None
+    return raw >= 0.50 and (fs is None or fs >= 10)
+
+
 def _latency_target(results: dict[str, Any]) -> bool | None:
     tf, raw = results.get("topicflow", {}).get("p50_ms"), results.get("raw", {}).get("p50_ms")
     return None if not tf or not raw else tf <= 1.5 * raw
@@ -108,6 +115,29 @@ SCENARIOS = (
         "consume",
         ">= 0.70x raw, >= 8x FastStream",
         _consume_target,
+    ),
+    # Scenario 1 with each framework's own OpenTelemetry middleware on the SDK (spans
+    # and metrics exported nowhere); raw aiokafka traces nothing. FastStream on ACK in
+    # 1o (topicflow's policy), on its Kafka default ACK_FIRST in 1of.
+    Scenario(
+        "1o",
+        "consume_ack_otel",
+        "scenario 1 with OpenTelemetry (FastStream on AckPolicy.ACK)",
+        200_000,
+        20_000,
+        "consume",
+        ">= 0.50x raw, >= 10x FastStream",
+        _otel_target,
+    ),
+    Scenario(
+        "1of",
+        "consume_otel_fs_default",
+        "scenario 1 with OpenTelemetry (FastStream on its default ACK_FIRST)",
+        200_000,
+        20_000,
+        "consume",
+        ">= 0.50x raw, >= 10x FastStream",
+        _otel_target,
     ),
     Scenario(
         "2",

@@ -15,6 +15,7 @@ from benchmarks.common import (
     latency_result,
     make_order,
     order_dict,
+    otel_providers,
     ship,
 )
 from topicflow import AckPolicy
@@ -23,15 +24,22 @@ from topicflow.kafka import KafkaBroker
 EARLY = {"auto_offset_reset": "earliest"}
 
 
-def _broker(p: dict[str, Any]) -> KafkaBroker:
+def _broker(p: dict[str, Any], middlewares: tuple[Any, ...] = ()) -> KafkaBroker:
     # logger=None: the comparison is about the message path, not log formatting.
     # Idempotent, the default, but in rows 4i and 5i.
-    return KafkaBroker(p["bootstrap"], logger=None, enable_idempotence=p.get("idempotence", True))
+    return KafkaBroker(
+        p["bootstrap"],
+        logger=None,
+        enable_idempotence=p.get("idempotence", True),
+        middlewares=middlewares,
+    )
 
 
-async def _consume(p: dict[str, Any], policy: AckPolicy) -> dict[str, Any]:
+async def _consume(
+    p: dict[str, Any], policy: AckPolicy, middlewares: tuple[Any, ...] = ()
+) -> dict[str, Any]:
     counter = Counter(p["count"], tuple(p.get("rss_at", ())))
-    broker = _broker(p)
+    broker = _broker(p, middlewares)
 
     @broker.subscriber(
         p["topic"], listener=StartClock(counter), group_id=p["group"], ack_policy=policy, **EARLY
@@ -53,6 +61,21 @@ async def consume_ack(p: dict[str, Any]) -> dict[str, Any]:
 async def consume_ack_first(p: dict[str, Any]) -> dict[str, Any]:
     """The same under ACK_FIRST."""
     return await _consume(p, AckPolicy.ACK_FIRST)
+
+
+async def consume_ack_otel(p: dict[str, Any]) -> dict[str, Any]:
+    """Scenario 1 with the OpenTelemetry middleware on the SDK, exporting nowhere."""
+    from topicflow.kafka.opentelemetry import KafkaTelemetryMiddleware
+
+    tracer_provider, meter_provider = otel_providers()
+    telemetry = KafkaTelemetryMiddleware(
+        tracer_provider=tracer_provider, meter_provider=meter_provider
+    )
+    try:
+        return await _consume(p, AckPolicy.ACK, (telemetry,))
+    finally:
+        tracer_provider.shutdown()
+        meter_provider.shutdown()
 
 
 async def consume_batch(p: dict[str, Any]) -> dict[str, Any]:
@@ -168,6 +191,9 @@ async def request_reply(p: dict[str, Any]) -> dict[str, Any]:
 SCENARIOS = {
     "consume_ack": consume_ack,
     "consume_ack_first": consume_ack_first,
+    # 1o and 1of: topicflow's side is the same; FastStream's policy differs.
+    "consume_ack_otel": consume_ack_otel,
+    "consume_otel_fs_default": consume_ack_otel,
     "consume_batch": consume_batch,
     "publish_no_confirm": publish_no_confirm,
     # 4a and 4b: the same publishing, measured against the plain raw send().

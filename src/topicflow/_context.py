@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from topicflow.exceptions import ContextError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Iterable, Iterator, Mapping
 
     from topicflow.kafka.message import KafkaMessage
 
@@ -99,6 +99,16 @@ class ContextRepo:
     def clear(self) -> None:
         """Forget every global value (``context`` itself stays)."""
         self._globals = {"context": self}
+
+    def enter_scope(self, values: Mapping[str, Any]) -> contextvars.Token[dict[str, Any] | None]:
+        """:meth:`scope` for several names at once, without a ``with`` block: the
+        token to give :meth:`exit_scope` (in the same task) when leaving it."""
+        scoped = _SCOPED.get()
+        return _SCOPED.set({**scoped, **values} if scoped else dict(values))
+
+    def exit_scope(self, token: contextvars.Token[dict[str, Any] | None]) -> None:
+        """Leave the scope that :meth:`enter_scope` returned ``token`` for."""
+        _SCOPED.reset(token)
 
     def get(self, name: str, default: Any = None, *, message: KafkaMessage | None = None) -> Any:
         """The value of a (dotted) name, or ``default``."""

@@ -26,7 +26,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Pinned: the compat tests state what this exact version does on the wire.
-FASTSTREAM = "faststream[kafka]==0.7.8"
+FASTSTREAM = "faststream[kafka,otel]==0.7.8"
 VENV = ROOT / ".cache" / "faststream-venv"
 SERVICE = Path(__file__).with_name("faststream_service.py")
 
@@ -69,14 +69,14 @@ def faststream_python() -> Path:
 class FastStreamService:
     """The FastStream service subprocess: send it commands, wait for its events."""
 
-    def __init__(self, python: Path, config: dict[str, Any]) -> None:
+    def __init__(self, python: Path, config: dict[str, Any], script: Path = SERVICE) -> None:
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
         self.config = config
         self.events: list[dict[str, Any]] = []
         self.output: list[str] = []  # stderr and any stdout line that is not an event
         self._lock = threading.Lock()
         self._proc = subprocess.Popen(
-            [str(python), str(SERVICE), json.dumps(config)],
+            [str(python), str(script), json.dumps(config)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

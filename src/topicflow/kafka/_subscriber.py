@@ -21,6 +21,7 @@ from topicflow.exceptions import SetupError
 from topicflow.kafka._failures import Failures
 from topicflow.kafka._loop import ConsumerLoop
 from topicflow.kafka._options import compile_pattern
+from topicflow.kafka._per_subscriber import for_subscriber
 from topicflow.kafka._pipeline import Handler, PipelineSettings, build_pipeline, custom_callable
 from topicflow.kafka._transport import ConsumerSpec, TopicPartition
 from topicflow.kafka.message import KafkaMessage
@@ -222,7 +223,7 @@ class Subscriber:
             repr(self), self._policy, runtime.logger, runtime.access_level(), config.group_id
         )
         self._failures.stop = self._stop_requested
-        self._pipeline = self._build_pipeline(scope, runtime)
+        self._pipeline = self._build_pipeline(for_subscriber(scope, config.group_id), runtime)
 
     def _resolve_policy(self, policy: AckPolicy | None) -> AckPolicy:
         return policy or AckPolicy.ACK
