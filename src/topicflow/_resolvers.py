@@ -49,6 +49,7 @@ __all__ = [
     "param_arg",
     "qualname",
     "register_driver",
+    "register_marker",
     "signature_of",
     "split_annotation",
 ]
@@ -68,6 +69,35 @@ def register_driver(cls: type, type_hint: Any) -> None:
     DRIVERS[cls] = type_hint
 
 
+#: Parameter markers of other libraries, by class: a function ``(name, annotation,
+#: marker) -> Arg`` that builds the argument (``register_marker``; FastAPI's
+#: ``Depends`` and ``Header``, registered by ``topicflow.kafka.fastapi``).
+MARKERS: dict[type, Callable[[str, Any, Any], Arg]] = {}
+
+
+def register_marker(cls: type, to_arg: Callable[[str, Any, Any], Arg]) -> None:
+    """A parameter marked with an instance of ``cls`` (a default, or in ``Annotated``)
+    is resolved by ``to_arg(name, annotation, marker)``, compiled at registration."""
+    MARKERS[cls] = to_arg
+
+
+def _foreign(marker: Any) -> Callable[[str, Any, Any], Arg] | None:
+    for cls, to_arg in MARKERS.items():
+        if isinstance(marker, cls):
+            return to_arg
+    return None
+
+
+def _discarding() -> Callable[[Any], None]:
+    """The call of one foreign dependency in ``dependencies=``, whose value is not used: a
+    function of its own, as cached dependencies are told apart by their function."""
+
+    def discard(value: Any) -> None:
+        return None
+
+    return discard
+
+
 def _driver_hint(annotation: type) -> Any:
     for cls in getattr(annotation, "__mro__", (annotation,)):
         hint = DRIVERS.get(cls)
@@ -81,6 +111,10 @@ def compile_dependency(dependency: Any, localns: Mapping[str, Any] | None = None
 
     ``localns``: names its annotations may use besides its module's (see :func:`signature_of`).
     """
+    if MARKERS and not isinstance(dependency, DependsMarker):
+        to_arg = _foreign(dependency)
+        if to_arg is not None:  # e.g. ``dependencies=[fastapi.Depends(check)]``
+            return spec_of(_discarding(), [to_arg("value", Any, dependency)])
     marker = dependency if isinstance(dependency, DependsMarker) else DependsMarker(dependency)
     func = marker.dependency
     hints, params = signature_of(func, localns)
@@ -137,6 +171,10 @@ def param_arg(
             base, marker = split_annotation(hint, inspect.Parameter.empty)
             if marker is not None:
                 return param_arg(name, base, marker, localns)
+    if MARKERS and marker is not None and not isinstance(marker, (Marker, DependsMarker)):
+        to_arg = _foreign(marker)
+        if to_arg is not None:
+            return to_arg(name, annotation, marker)
     if isinstance(marker, DependsMarker):
         spec = compile_dependency(marker, localns)
         return Arg(
@@ -349,7 +387,7 @@ def _names_around(func: Any, localns: Mapping[str, Any] | None) -> dict[str, Any
 
 def split_annotation(annotation: Any, default: Any) -> tuple[Any, Any]:
     """The plain type and the marker (from ``Annotated[...]`` or the default), if any."""
-    markers = (Marker, DependsMarker)
+    markers = (Marker, DependsMarker, *MARKERS)
     if get_origin(annotation) is Annotated:
         base, *extras = get_args(annotation)
         if any(isinstance(extra, NoCastMarker) for extra in extras):
