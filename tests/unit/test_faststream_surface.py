@@ -45,6 +45,10 @@ FASTSTREAM_ALL = {
         "NoCast",
     ],
     ".kafka.exceptions": ["BatchBufferOverflowException", "FastStreamException"],
+    ".kafka.fastapi": [
+        "Context", "ContextRepo", "KafkaBroker", "KafkaMessage", "KafkaProducer", "KafkaRouter",
+        "Logger",
+    ],
     ".kafka.message": ["KafkaAckableMessage", "KafkaMessage", "KafkaRawMessage"],
     ".kafka.publisher": ["BatchPublisher", "DefaultPublisher"],
     ".kafka.testing": ["TestKafkaBroker"],

@@ -17,6 +17,7 @@ MODULES = [
     "topicflow.kafka.annotations",
     "topicflow.kafka.broker",
     "topicflow.kafka.exceptions",
+    "topicflow.kafka.fastapi",
     "topicflow.kafka.message",
     "topicflow.kafka.opentelemetry",
     "topicflow.kafka.publisher",

@@ -36,8 +36,9 @@ EXAMPLES = Path(__file__).resolve().with_name("examples")
 # `import faststream...`. A name used in the code (there is none) would not.
 _IMPORT = re.compile(r"^(?P<indent>[ \t]*)(?P<kw>from|import)[ \t]+faststream\b", re.MULTILINE)
 
-#: The test tools both sides run with: the versions of this project's venv.
-TOOLS = ("pytest", "pytest-asyncio", "pytest-timeout", "httpx")
+#: What both sides run with besides the framework (the test tools; httpx and FastAPI
+#: for the ASGI and FastAPI examples): the versions of this project's venv.
+TOOLS = ("pytest", "pytest-asyncio", "pytest-timeout", "fastapi", "httpx")
 
 _PYTEST_INI = """\
 [pytest]

@@ -8,26 +8,24 @@ page is served under the app at ``schema_url``.
 from __future__ import annotations
 
 import inspect
-import json
 import logging
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Literal, Unpack, overload
 
 from fastapi import APIRouter
 from fastapi.datastructures import Default
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.utils import generate_unique_id
 
 from topicflow.ack import AckPolicy
-from topicflow.asyncapi import render_html
 from topicflow.exceptions import SetupError
 from topicflow.kafka._options import SubscriberOptions
 from topicflow.kafka.broker.broker import KafkaBroker
 from topicflow.kafka.broker.registrator import AnySubscriber, KafkaRegistrator
 from topicflow.kafka.fastapi._bridge import ROUTER_KEY
+from topicflow.kafka.fastapi._docs import asyncapi_router
 from topicflow.specification import AsyncAPI
-from topicflow.specification.asyncapi import get_asyncapi_html
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
@@ -244,7 +242,7 @@ class KafkaRouter(APIRouter):
             generate_unique_id_function=generate_unique_id_function,
         )
         #: The routes of the AsyncAPI page, added to the app when it starts (None: no page).
-        self.docs_router = self._asyncapi_router(schema_url) if include_in_schema else None
+        self.docs_router = asyncapi_router(self, schema_url) if include_in_schema else None
         self.broker.context.set_global("app", self)
         self.broker.context.set_global(ROUTER_KEY, self)
 
@@ -482,34 +480,6 @@ class KafkaRouter(APIRouter):
             self.schema.license = app.license_info
             app.include_router(self.docs_router)
             self._documented.append(app)
-
-    # -- the AsyncAPI page -----------------------------------------------------
-
-    def _asyncapi_router(self, schema_url: str | None) -> APIRouter | None:
-        if not schema_url:
-            return None
-        name = schema_url.rstrip("/").rsplit("/", 1)[-1]
-        links = (("JSON", f"{name}.json"), ("YAML", f"{name}.yaml"))
-
-        def serve_asyncapi_schema() -> HTMLResponse:
-            document = self.schema.to_specification()
-            if self.schema.document_version != "3.0.0":  # the page is drawn from 3.0.0
-                return HTMLResponse(get_asyncapi_html(document))
-            return HTMLResponse(render_html(document.to_jsonable(), links=links))
-
-        def download_app_json_schema() -> Response:
-            document = self.schema.to_specification().to_jsonable()
-            return Response(json.dumps(document, indent=2), media_type="application/json")
-
-        def download_app_yaml_schema() -> Response:
-            text = self.schema.to_specification().to_yaml()
-            return Response(text, media_type="application/octet-stream")
-
-        docs = APIRouter(prefix=self.prefix, tags=["asyncapi"], deprecated=self.deprecated)
-        docs.get(schema_url)(serve_asyncapi_schema)
-        docs.get(f"{schema_url}.json")(download_app_json_schema)
-        docs.get(f"{schema_url}.yaml")(download_app_yaml_schema)
-        return docs
 
 
 def _as_async(func: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
