@@ -243,6 +243,17 @@ async def test_a_broker_router_included_in_the_fastapi_router_runs_on_its_broker
         router.include_router(KafkaRouter("in-memory:9092"))
 
 
+async def test_a_batch_handler_with_a_fastapi_dependency_fails_saying_what_to_use() -> None:
+    router = KafkaRouter("in-memory:9092")
+
+    @router.subscriber("orders", batch=True)
+    async def handle(orders: list[Order], db: str = Depends(lambda: "db")) -> None: ...
+
+    async with TestKafkaBroker(router.broker) as br:
+        with pytest.raises(RuntimeError, match=r"use topicflow\.Depends"):
+            await br.publish({"id": 1, "qty": 1}, "orders")
+
+
 def test_response_model_is_refused_with_the_way_out() -> None:
     router = KafkaRouter("in-memory:9092")
     with pytest.raises(SetupError, match="annotate the handler's return type"):

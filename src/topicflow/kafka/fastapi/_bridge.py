@@ -157,6 +157,11 @@ async def _session(state: State, needs_body: bool) -> _Session:
     session: _Session | None = state.cache.get(_SESSION_KEY)
     if session is None:
         msg = state.msg
+        if msg is None:  # a batch: FastAPI's request is made of one message
+            raise RuntimeError(
+                "FastAPI parameters (Depends, Header, Request, ...) need one message; a "
+                "batch handler has none: use topicflow.Depends or Context(...) there"
+            )
         body = _body_of(state) if needs_body else None
         router = state.context.get(ROUTER_KEY) if state.context is not None else None
         session = _Session(_request_of(msg, state.context, body, router), body, None)
