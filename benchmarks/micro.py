@@ -1,5 +1,5 @@
 """The per-message cost of topicflow's consume path, without Kafka:
-``python -m benchmarks.micro [--count N] [--policy ack|ack_first] [--batch]``.
+``python -m benchmarks.micro [--count N] [--policy ack|ack_first] [--batch] [--prometheus]``.
 
 It hands pre-built records to a subscriber's ``_dispatch`` exactly as the fetch
 loop does (offset tracking and commit bookkeeping included, the commit itself a
@@ -74,9 +74,16 @@ class NullObserver:
 
 
 async def topicflow_cost(
-    count: int, policy: AckPolicy, batch: bool, pipeline: bool, rounds: int
+    count: int, policy: AckPolicy, batch: bool, pipeline: bool, rounds: int, prometheus: bool
 ) -> float:
-    broker = KafkaBroker("127.0.0.1:1", logger=None)
+    middlewares: list[Any] = []
+    if prometheus:
+        from prometheus_client import CollectorRegistry
+
+        from topicflow.kafka.prometheus import KafkaPrometheusMiddleware
+
+        middlewares.append(KafkaPrometheusMiddleware(registry=CollectorRegistry()))
+    broker = KafkaBroker("127.0.0.1:1", logger=None, middlewares=middlewares)
     seen = [0]
     if batch:
 
@@ -153,10 +160,20 @@ def main() -> None:
     parser.add_argument("--policy", default="ack", choices=[p.value for p in AckPolicy])
     parser.add_argument("--batch", action="store_true")
     parser.add_argument("--pipeline", action="store_true", help="with @publisher (no Kafka)")
+    parser.add_argument(
+        "--prometheus", action="store_true", help="with KafkaPrometheusMiddleware on the broker"
+    )
     args = parser.parse_args()
     raw = raw_cost(args.count, args.rounds)
     tf = asyncio.run(
-        topicflow_cost(args.count, AckPolicy(args.policy), args.batch, args.pipeline, args.rounds)
+        topicflow_cost(
+            args.count,
+            AckPolicy(args.policy),
+            args.batch,
+            args.pipeline,
+            args.rounds,
+            args.prometheus,
+        )
     )
     print(
         f"raw {raw * 1e6:.2f} us/msg, topicflow {tf * 1e6:.2f} us/msg "
