@@ -21,7 +21,7 @@ from benchmarks.common import Counter, Order, Shipped, StartClock, make_order, o
 EARLY = {"auto_offset_reset": "earliest"}
 
 
-def _broker(p: dict[str, Any]) -> KafkaBroker:
+def _broker(p: dict[str, Any], middlewares: tuple[Any, ...] = ()) -> KafkaBroker:
     # The producer settings topicflow and the raw client use; no per-message logging.
     return KafkaBroker(
         p["bootstrap"],
@@ -29,15 +29,20 @@ def _broker(p: dict[str, Any]) -> KafkaBroker:
         enable_idempotence=p.get("idempotence", True),
         linger_ms=0,
         logger=None,
+        middlewares=middlewares,
     )
 
 
-async def _consume(p: dict[str, Any], policy: AckPolicy) -> dict[str, Any]:
+async def _consume(
+    p: dict[str, Any], policy: AckPolicy | None, middlewares: tuple[Any, ...] = ()
+) -> dict[str, Any]:
     counter = Counter(p["count"], tuple(p.get("rss_at", ())))
-    broker = _broker(p)
+    broker = _broker(p, middlewares)
+    # None: FastStream's own default policy (ACK_FIRST for Kafka).
+    policy_option = {} if policy is None else {"ack_policy": policy}
 
     @broker.subscriber(
-        p["topic"], listener=StartClock(counter), group_id=p["group"], ack_policy=policy, **EARLY
+        p["topic"], listener=StartClock(counter), group_id=p["group"], **policy_option, **EARLY
     )
     async def handle(order: Order) -> None:
         counter.tick()
@@ -56,6 +61,23 @@ async def consume_ack(p: dict[str, Any]) -> dict[str, Any]:
 async def consume_ack_first(p: dict[str, Any]) -> dict[str, Any]:
     """The same under ACK_FIRST (FastStream's default for Kafka)."""
     return await _consume(p, AckPolicy.ACK_FIRST)
+
+
+def _prometheus() -> tuple[Any, ...]:
+    from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+    from prometheus_client import CollectorRegistry
+
+    return (KafkaPrometheusMiddleware(registry=CollectorRegistry()),)
+
+
+async def consume_prometheus(p: dict[str, Any]) -> dict[str, Any]:
+    """Scenario 1 with FastStream's KafkaPrometheusMiddleware, on AckPolicy.ACK."""
+    return await _consume(p, AckPolicy.ACK, _prometheus())
+
+
+async def consume_prometheus_default(p: dict[str, Any]) -> dict[str, Any]:
+    """The same on FastStream's default policy (ACK_FIRST: at-most-once)."""
+    return await _consume(p, None, _prometheus())
 
 
 async def consume_batch(p: dict[str, Any]) -> dict[str, Any]:
@@ -165,6 +187,8 @@ async def request_reply(p: dict[str, Any]) -> dict[str, Any]:
 SCENARIOS = {
     "consume_ack": consume_ack,
     "consume_ack_first": consume_ack_first,
+    "consume_prometheus": consume_prometheus,
+    "consume_prometheus_default": consume_prometheus_default,
     "consume_batch": consume_batch,
     "publish_no_confirm": publish_no_confirm,
     # 4a and 4b: the same publishing, measured against the plain raw send().

@@ -342,6 +342,10 @@ async def request_reply(p: dict[str, Any]) -> dict[str, Any]:
 SCENARIOS = {
     "consume_ack": consume_ack,
     "consume_ack_first": consume_ack_first,
+    # 1p and 1q: topicflow and FastStream with their Prometheus middleware, against the
+    # plain raw loop of scenario 1 (no metrics at all).
+    "consume_prometheus": consume_ack,
+    "consume_prometheus_default": consume_ack,
     "consume_batch": consume_batch,
     "publish_no_confirm": publish_no_confirm,
     "publish_plain_dict": publish_plain_dict,

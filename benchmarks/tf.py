@@ -23,15 +23,22 @@ from topicflow.kafka import KafkaBroker
 EARLY = {"auto_offset_reset": "earliest"}
 
 
-def _broker(p: dict[str, Any]) -> KafkaBroker:
+def _broker(p: dict[str, Any], middlewares: tuple[Any, ...] = ()) -> KafkaBroker:
     # logger=None: the comparison is about the message path, not log formatting.
     # Idempotent, the default, but in rows 4i and 5i.
-    return KafkaBroker(p["bootstrap"], logger=None, enable_idempotence=p.get("idempotence", True))
+    return KafkaBroker(
+        p["bootstrap"],
+        logger=None,
+        enable_idempotence=p.get("idempotence", True),
+        middlewares=middlewares,
+    )
 
 
-async def _consume(p: dict[str, Any], policy: AckPolicy) -> dict[str, Any]:
+async def _consume(
+    p: dict[str, Any], policy: AckPolicy, middlewares: tuple[Any, ...] = ()
+) -> dict[str, Any]:
     counter = Counter(p["count"], tuple(p.get("rss_at", ())))
-    broker = _broker(p)
+    broker = _broker(p, middlewares)
 
     @broker.subscriber(
         p["topic"], listener=StartClock(counter), group_id=p["group"], ack_policy=policy, **EARLY
@@ -53,6 +60,16 @@ async def consume_ack(p: dict[str, Any]) -> dict[str, Any]:
 async def consume_ack_first(p: dict[str, Any]) -> dict[str, Any]:
     """The same under ACK_FIRST."""
     return await _consume(p, AckPolicy.ACK_FIRST)
+
+
+async def consume_prometheus(p: dict[str, Any]) -> dict[str, Any]:
+    """Scenario 1 with KafkaPrometheusMiddleware on the broker."""
+    from prometheus_client import CollectorRegistry
+
+    from topicflow.kafka.prometheus import KafkaPrometheusMiddleware
+
+    middleware = KafkaPrometheusMiddleware(registry=CollectorRegistry())
+    return await _consume(p, AckPolicy.ACK, (middleware,))
 
 
 async def consume_batch(p: dict[str, Any]) -> dict[str, Any]:
@@ -168,6 +185,9 @@ async def request_reply(p: dict[str, Any]) -> dict[str, Any]:
 SCENARIOS = {
     "consume_ack": consume_ack,
     "consume_ack_first": consume_ack_first,
+    # 1p and 1q: the same topicflow side; FastStream on ACK, then on its default.
+    "consume_prometheus": consume_prometheus,
+    "consume_prometheus_default": consume_prometheus,
     "consume_batch": consume_batch,
     "publish_no_confirm": publish_no_confirm,
     # 4a and 4b: the same publishing, measured against the plain raw send().
