@@ -8,6 +8,7 @@ Needs ``prometheus_client``: ``pip install 'topicflow[prometheus]'``.
 
 from __future__ import annotations
 
+import topicflow.prometheus  # noqa: F401  # first: names the extra if prometheus_client is missing
 from topicflow.kafka.prometheus._middleware import KafkaPrometheusMiddleware
 
 __all__ = ["KafkaPrometheusMiddleware"]
