@@ -43,13 +43,15 @@ def _broker(p: dict[str, Any], middlewares: tuple[Any, ...] = ()) -> KafkaBroker
 
 
 async def _consume(
-    p: dict[str, Any], policy: AckPolicy, middlewares: tuple[Any, ...] = ()
+    p: dict[str, Any], policy: AckPolicy | None, middlewares: tuple[Any, ...] = ()
 ) -> dict[str, Any]:
     counter = Counter(p["count"], tuple(p.get("rss_at", ())))
     broker = _broker(p, middlewares)
+    # None: FastStream's own default policy (ACK_FIRST for Kafka).
+    policy_option = {} if policy is None else {"ack_policy": policy}
 
     @broker.subscriber(
-        p["topic"], listener=StartClock(counter), group_id=p["group"], ack_policy=policy, **EARLY
+        p["topic"], listener=StartClock(counter), group_id=p["group"], **policy_option, **EARLY
     )
     async def handle(order: Order) -> None:
         counter.tick()
@@ -92,6 +94,23 @@ async def consume_ack_otel(p: dict[str, Any]) -> dict[str, Any]:
 async def consume_otel_fs_default(p: dict[str, Any]) -> dict[str, Any]:
     """The same on FastStream's own Kafka default, ACK_FIRST (1of)."""
     return await _consume_otel(p, AckPolicy.ACK_FIRST)
+
+
+def _prometheus() -> tuple[Any, ...]:
+    from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+    from prometheus_client import CollectorRegistry
+
+    return (KafkaPrometheusMiddleware(registry=CollectorRegistry()),)
+
+
+async def consume_prometheus(p: dict[str, Any]) -> dict[str, Any]:
+    """Scenario 1 with FastStream's KafkaPrometheusMiddleware, on AckPolicy.ACK."""
+    return await _consume(p, AckPolicy.ACK, _prometheus())
+
+
+async def consume_prometheus_default(p: dict[str, Any]) -> dict[str, Any]:
+    """The same on FastStream's default policy (ACK_FIRST: at-most-once)."""
+    return await _consume(p, None, _prometheus())
 
 
 async def consume_batch(p: dict[str, Any]) -> dict[str, Any]:
@@ -203,6 +222,8 @@ SCENARIOS = {
     "consume_ack_first": consume_ack_first,
     "consume_ack_otel": consume_ack_otel,
     "consume_otel_fs_default": consume_otel_fs_default,
+    "consume_prometheus": consume_prometheus,
+    "consume_prometheus_default": consume_prometheus_default,
     "consume_batch": consume_batch,
     "publish_no_confirm": publish_no_confirm,
     # 4a and 4b: the same publishing, measured against the plain raw send().

@@ -1,5 +1,6 @@
 """The per-message cost of topicflow's consume path, without Kafka:
-``python -m benchmarks.micro [--count N] [--policy ack|ack_first] [--batch] [--otel]``.
+``python -m benchmarks.micro [--count N] [--policy ack|ack_first] [--batch] [--otel]
+[--prometheus]``.
 
 It hands pre-built records to a subscriber's ``_dispatch`` exactly as the fetch
 loop does (offset tracking and commit bookkeeping included, the commit itself a
@@ -79,7 +80,13 @@ class NullObserver:
 
 
 async def topicflow_cost(
-    count: int, policy: AckPolicy, batch: bool, pipeline: bool, rounds: int, otel: bool = False
+    count: int,
+    policy: AckPolicy,
+    batch: bool,
+    pipeline: bool,
+    rounds: int,
+    otel: bool = False,
+    prometheus: bool = False,
 ) -> float:
     middlewares: list[Any] = []
     if otel:
@@ -89,6 +96,12 @@ async def topicflow_cost(
         middlewares.append(
             KafkaTelemetryMiddleware(tracer_provider=tracer_provider, meter_provider=meter_provider)
         )
+    if prometheus:
+        from prometheus_client import CollectorRegistry
+
+        from topicflow.kafka.prometheus import KafkaPrometheusMiddleware
+
+        middlewares.append(KafkaPrometheusMiddleware(registry=CollectorRegistry()))
     broker = KafkaBroker("127.0.0.1:1", logger=None, middlewares=middlewares)
     seen = [0]
     if batch:
@@ -212,11 +225,20 @@ def main() -> None:
     parser.add_argument("--batch", action="store_true")
     parser.add_argument("--pipeline", action="store_true", help="with @publisher (no Kafka)")
     parser.add_argument("--otel", action="store_true", help="with the OpenTelemetry middleware")
+    parser.add_argument(
+        "--prometheus", action="store_true", help="with KafkaPrometheusMiddleware on the broker"
+    )
     args = parser.parse_args()
     raw = raw_cost(args.count, args.rounds)
     tf = asyncio.run(
         topicflow_cost(
-            args.count, AckPolicy(args.policy), args.batch, args.pipeline, args.rounds, args.otel
+            args.count,
+            AckPolicy(args.policy),
+            args.batch,
+            args.pipeline,
+            args.rounds,
+            args.otel,
+            args.prometheus,
         )
     )
     line = (

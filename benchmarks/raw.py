@@ -345,6 +345,10 @@ SCENARIOS = {
     # 1o and 1of compare with the plain client, which traces nothing.
     "consume_ack_otel": consume_ack,
     "consume_otel_fs_default": consume_ack,
+    # 1p and 1q: topicflow and FastStream with their Prometheus middleware, against the
+    # plain raw loop of scenario 1 (no metrics at all).
+    "consume_prometheus": consume_ack,
+    "consume_prometheus_default": consume_ack,
     "consume_batch": consume_batch,
     "publish_no_confirm": publish_no_confirm,
     "publish_plain_dict": publish_plain_dict,

@@ -95,6 +95,13 @@ def _otel_target(results: dict[str, Any]) -> bool | None:
     return raw >= 0.50 and (fs is None or fs >= 10)
 
 
+def _prometheus_target(results: dict[str, Any]) -> bool | None:
+    raw, fs = _ratio(results, "raw"), _ratio(results, "faststream")
+    if raw is None:
+        return None
+    return raw >= 0.80 and (fs is None or fs >= 10)
+
+
 def _latency_target(results: dict[str, Any]) -> bool | None:
     tf, raw = results.get("topicflow", {}).get("p50_ms"), results.get("raw", {}).get("p50_ms")
     return None if not tf or not raw else tf <= 1.5 * raw
@@ -138,6 +145,29 @@ SCENARIOS = (
         "consume",
         ">= 0.50x raw, >= 10x FastStream",
         _otel_target,
+    ),
+    # Scenario 1 with each framework's Prometheus middleware (raw: no metrics). The
+    # topicflow side is the same in both rows; FastStream runs on ACK in 1p, on its
+    # default (ACK_FIRST, at-most-once) in 1q.
+    Scenario(
+        "1p",
+        "consume_prometheus",
+        "scenario 1 + Prometheus middleware (FastStream on AckPolicy.ACK)",
+        200_000,
+        20_000,
+        "consume",
+        ">= 0.80x raw, >= 10x FastStream",
+        _prometheus_target,
+    ),
+    Scenario(
+        "1q",
+        "consume_prometheus_default",
+        "scenario 1 + Prometheus middleware (FastStream on its default ACK_FIRST)",
+        200_000,
+        20_000,
+        "consume",
+        ">= 0.80x raw, >= 10x FastStream",
+        _prometheus_target,
     ),
     Scenario(
         "2",

@@ -78,6 +78,16 @@ async def consume_ack_otel(p: dict[str, Any]) -> dict[str, Any]:
         meter_provider.shutdown()
 
 
+async def consume_prometheus(p: dict[str, Any]) -> dict[str, Any]:
+    """Scenario 1 with KafkaPrometheusMiddleware on the broker."""
+    from prometheus_client import CollectorRegistry
+
+    from topicflow.kafka.prometheus import KafkaPrometheusMiddleware
+
+    middleware = KafkaPrometheusMiddleware(registry=CollectorRegistry())
+    return await _consume(p, AckPolicy.ACK, (middleware,))
+
+
 async def consume_batch(p: dict[str, Any]) -> dict[str, Any]:
     """A batch handler taking ``list[Order]``."""
     counter = Counter(p["count"])
@@ -194,6 +204,9 @@ SCENARIOS = {
     # 1o and 1of: topicflow's side is the same; FastStream's policy differs.
     "consume_ack_otel": consume_ack_otel,
     "consume_otel_fs_default": consume_ack_otel,
+    # 1p and 1q: the same topicflow side; FastStream on ACK, then on its default.
+    "consume_prometheus": consume_prometheus,
+    "consume_prometheus_default": consume_prometheus,
     "consume_batch": consume_batch,
     "publish_no_confirm": publish_no_confirm,
     # 4a and 4b: the same publishing, measured against the plain raw send().

@@ -26,7 +26,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Pinned: the compat tests state what this exact version does on the wire.
-FASTSTREAM = "faststream[kafka,otel]==0.7.8"
+FASTSTREAM = "faststream[kafka,otel,prometheus]==0.7.8"
 VENV = ROOT / ".cache" / "faststream-venv"
 SERVICE = Path(__file__).with_name("faststream_service.py")
 

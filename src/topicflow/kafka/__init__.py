@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import topicflow.kafka.annotations  # noqa: F401
 from topicflow._tasks import Backoff, Supervision
 from topicflow.kafka._publish import PublishOptions, RequestOptions
+from topicflow.kafka._readiness import Readiness
 from topicflow.kafka._runtime import Observer
 from topicflow.kafka._transport import ConsumerRecord, RecordMetadata, TopicPartition
 from topicflow.kafka.broker.broker import KafkaBroker
@@ -57,6 +58,7 @@ __all__ = [
     "Observer",
     "PublishCommand",
     "PublishOptions",
+    "Readiness",
     "RecordMetadata",
     "RequestOptions",
     "Supervision",

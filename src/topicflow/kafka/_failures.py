@@ -21,10 +21,12 @@ from topicflow.exceptions import (
     SkipMessage,
     StopConsume,
 )
+from topicflow.kafka._transport import TopicPartition
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from topicflow.kafka._watch import ConsumerWatch
     from topicflow.kafka.message import KafkaMessage
 
 __all__ = ["HANDLED", "Failures", "failure_of", "record_failure"]
@@ -56,12 +58,15 @@ class Failures:
         logger: logging.Logger | None,
         access_level: int | None,
         group_id: str | None,
+        watch: ConsumerWatch | None = None,
     ) -> None:
         self.owner = owner
         self.policy = policy
         self.logger = logger
         self.access_level = access_level
         self.group_id = group_id
+        #: Told of each poison message rejected (``topicflow.kafka._watch``), if anything is.
+        self.watch = watch
         #: The outcome of a message whose handling raised nothing and decided nothing.
         self.done = Outcome.PENDING if policy is AckPolicy.MANUAL else Outcome.ACK
         #: Called when a handler raised ``StopConsume`` or ``SystemExit`` (set by the
@@ -73,6 +78,9 @@ class Failures:
         msg.scratch[_FAILURE] = exc
         steered = self._steered(exc)
         if steered is not None:
+            if steered is Outcome.POISON and self.watch is not None:
+                record = msg.raw_message
+                self.watch.poisoned(TopicPartition(record.topic, record.partition))
             return steered
         self.log(logging.ERROR, "%s failed on %s: %r", handler_name, msg.message_id, exc, exc=exc)
         status = msg.status

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import inspect
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -32,6 +31,8 @@ from topicflow._tasks import PACE
 from topicflow.ack import OffsetCommitter, Outcome
 from topicflow.exceptions import KafkaUnavailableError
 from topicflow.kafka._seam import ConsumerStopped, UnreadableRecord
+from topicflow.kafka._unconfirmed import Unconfirmed
+from topicflow.kafka._watch import ConsumerWatch, Listener, watched
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -64,6 +65,7 @@ class ConsumerLoop:
         drain: awaited on revoke and stop before committing, to let what the
             subscriber still has in hand (its workers' messages) settle.
         handlers: names its handlers in log lines about them (else ``name``).
+        listener, watch: told of rebalances; of fetches, commits, poison (``_watch``).
     """
 
     def __init__(
@@ -80,9 +82,10 @@ class ConsumerLoop:
         fetch_timeout_ms: int,
         max_records: int | None,
         commit_interval: float,
-        listener: Any = None,
+        listener: Listener | None = None,
         drain: Callable[[float], Awaitable[None]] | None = None,
         handlers: str | None = None,
+        watch: ConsumerWatch | None = None,
     ) -> None:
         self.spec = spec
         self.name = name
@@ -98,6 +101,7 @@ class ConsumerLoop:
         self._commit_interval = commit_interval
         self._listener = listener
         self._drain = drain
+        self.watch = watch
         #: Its Kafka consumer, while it runs.
         self.consumer: ConsumerTransport | None = None
         #: The broker's transport, once started: it translates failed publishes.
@@ -120,6 +124,13 @@ class ConsumerLoop:
         self._unconfirmed: set[asyncio.Future[Any]] = set()
 
     @property
+    def joined(self) -> bool:
+        """True when it consumes what it should: outside any group once started; in a
+        group once the group assigned it partitions (maybe none), until a rebalance."""
+        grouped = self.spec.group_id is not None and not self.spec.partitions
+        return self.running and (self._assigned.is_set() or not grouped)
+
+    @property
     def healthy(self) -> bool:
         """True while it runs and its fetch task is alive."""
         task = self._fetch_task
@@ -129,7 +140,7 @@ class ConsumerLoop:
 
     async def start(self, transport: Transport) -> None:
         """Connect, subscribe, start fetching; wait (bounded) for the first assignment."""
-        consumer = transport.consumer(self.spec, self)
+        consumer = watched(transport, self.spec, self, self.watch)
         await consumer.start()
         self.consumer = consumer
         self.transport = transport
@@ -225,11 +236,13 @@ class ConsumerLoop:
         if assigned:
             self._log(logging.INFO, "%s: assigned %s", self.name, _tps(assigned))
         self._assigned.set()
-        await self._call_listener("on_partitions_assigned", assigned)
+        if self._listener is not None:
+            await self._listener.on_partitions_assigned(assigned)
 
     async def on_revoked(self, revoked: set[TopicPartition]) -> None:
         """Partitions are leaving: finish the message in hand and commit them first."""
         self.epoch += 1
+        self._assigned.clear()  # a rebalance: joined again at its assignment
         try:
             await asyncio.wait_for(self._idle.wait(), self._graceful_timeout)
         except TimeoutError:
@@ -246,14 +259,8 @@ class ConsumerLoop:
         self.offsets.forget(revoked)
         if revoked:
             self._log(logging.INFO, "%s: revoked %s", self.name, _tps(revoked))
-        await self._call_listener("on_partitions_revoked", revoked)
-
-    async def _call_listener(self, method: str, tps: set[TopicPartition]) -> None:
-        if self._listener is None:
-            return
-        result = getattr(self._listener, method)(tps)
-        if inspect.isawaitable(result):
-            await result
+        if self._listener is not None:
+            await self._listener.on_partitions_revoked(revoked)
 
     # -- fetching ----------------------------------------------------------
 
@@ -315,6 +322,8 @@ class ConsumerLoop:
             where = f"topic={tp.topic} partition={tp.partition} offset={offset}"
             self._log(logging.ERROR, "poison message rejected, moving on: %s: %s", where, why)
             tracker.settle(offset, Outcome.POISON, begun=False)  # behind all delivered before
+            if self.watch is not None:
+                self.watch.poisoned(tp)
 
     async def breathe(self) -> None:
         """Let the event loop run (see :class:`topicflow._tasks.Pace`); the consume
@@ -329,6 +338,8 @@ class ConsumerLoop:
         tracker forgets what it had begun from there), so nothing is skipped.
         """
         self._crashed.set()
+        if self.watch is not None:
+            self.watch.restarted()
         consumer = self.consumer
         in_hand, self._in_hand = dict(self._in_hand), {}
         self._idle.set()
@@ -388,7 +399,7 @@ class ConsumerLoop:
         next message is handled meanwhile. A failed publish is logged and the
         message counts as handled (the ACK and REJECT_ON_ERROR outcome of an error).
         """
-        waiting = _Unconfirmed(self, tracker, tp, offset, len(confirmations))
+        waiting = Unconfirmed(self, tracker, tp, offset, len(confirmations))
         for future in confirmations:
             self._unconfirmed.add(future)
             future.add_done_callback(waiting.confirmed)
@@ -444,56 +455,6 @@ class ConsumerLoop:
     def _log(self, level: int, text: str, *args: Any, exc_info: Any = None) -> None:
         if self._logger is not None:
             self._logger.log(level, text, *args, exc_info=exc_info)
-
-
-class _Unconfirmed:
-    """One message waiting for the confirmations of what its handler published."""
-
-    __slots__ = ("_failure", "_left", "_loop", "_offset", "_tp", "_tracker")
-
-    def __init__(
-        self,
-        loop: ConsumerLoop,
-        tracker: PartitionTracker,
-        tp: TopicPartition,
-        offset: int,
-        left: int,
-    ) -> None:
-        self._loop = loop
-        self._tracker = tracker
-        self._tp = tp
-        self._offset = offset
-        self._left = left
-        self._failure: BaseException | None = None
-
-    def confirmed(self, future: asyncio.Future[Any]) -> None:
-        self._loop._unconfirmed.discard(future)
-        if self._failure is None:
-            if future.cancelled():
-                self._failure = asyncio.CancelledError()
-            else:
-                self._failure = future.exception()
-        self._left -= 1
-        if self._left:
-            return
-        if self._failure is not None:
-            tp = self._tp
-            transport = self._loop.transport
-            failure = self._failure
-            if transport is not None:
-                failure = transport.failure("", failure)
-            self._loop._log(
-                logging.ERROR,
-                "%s: publishing what the handler returned for %s[%d]@%d failed: %s: %s; "
-                "the message counts as handled",
-                self._loop.name,
-                tp.topic,
-                tp.partition,
-                self._offset,
-                type(failure).__name__,
-                failure,
-            )
-        self._tracker.settle(self._offset, Outcome.ACK)
 
 
 def _tps(tps: set[TopicPartition]) -> str:

@@ -271,6 +271,9 @@ class MemoryConsumer:
             self._paused.discard(tp)
             self.wake()
 
+    def ends(self) -> Mapping[TopicPartition, int | None]:
+        return {tp: self._cluster.end_offset(tp) for tp in self.assignment}
+
     # -- internals ---------------------------------------------------------------
 
     async def _sync_group(self) -> None:

@@ -128,6 +128,9 @@ class ObservedConsumer:
     def resume(self, tp: TopicPartition) -> None:
         self._inner().resume(tp)
 
+    def ends(self) -> Mapping[TopicPartition, int | None]:
+        return self._inner().ends()
+
 
 class _ObservedRebalance:
     """Passes rebalance callbacks on; a revoke drops the batch in hand first."""

@@ -23,9 +23,7 @@ parts (``wrap_consume``, ``kafka._failures.Failures``).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import functools
 import inspect
 import logging
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -37,6 +35,7 @@ from topicflow.exceptions import (
     IgnoredException,
     SubscriberNotFound,
 )
+from topicflow.kafka._chain import parse_step, raw_record, wrap_consume
 from topicflow.kafka._failures import HANDLED, Failures, record_failure
 from topicflow.kafka._publish import PublishCommand
 from topicflow.middlewares import ExceptionMiddleware
@@ -127,8 +126,8 @@ def build_pipeline(settings: PipelineSettings) -> Callable[[KafkaMessage], Await
             dispatch,
             settings.middlewares,
             settings.context,
-            raw=_raw_record,
-            prepare=_parse_step(settings.parser),
+            raw=raw_record,
+            prepare=parse_step(settings.parser),
         )
     return _with_outcome(call, failures, name_of)
 
@@ -324,75 +323,6 @@ async def _send_reply(
     cmd = PublishCommand(body, topic=reply_to, key=key, headers=headers, publish_type=kind)
     cmd.correlation_id = correlation_id
     await reply(cmd)
-
-
-# -- middlewares ---------------------------------------------------------------
-
-
-def wrap_consume(
-    call: Callable[[Any], Awaitable[Any]],
-    middlewares: Sequence[Any],
-    context: ContextRepo,
-    *,
-    raw: Callable[[X], Any],
-    prepare: Callable[[X], Awaitable[Any]],
-) -> Callable[[X], Awaitable[Any]]:
-    """``call`` inside the middlewares, the first outermost.
-
-    Per message (or batch) ``x``: every middleware is made with ``raw(x)`` and
-    entered (``on_receive``), outermost first; ``prepare(x)`` gives what
-    ``call`` takes (the parsed message; a batch's bodies), which goes through
-    their ``consume_scope`` chain; on the way out each one's ``after_processed``
-    may suppress an exception.
-    """
-
-    async def wrapped(x: X) -> Any:
-        async with contextlib.AsyncExitStack() as stack:
-            record = raw(x)
-            scopes = [
-                await stack.enter_async_context(middleware(record, context=context))
-                for middleware in middlewares
-            ]
-            step = call
-            for scope in reversed(scopes):
-                step = functools.partial(scope.consume_scope, step)
-            return await step(await prepare(x))
-
-    return wrapped
-
-
-def _raw_record(msg: KafkaMessage) -> Any:
-    return msg.raw_message
-
-
-def _parse_step(
-    parser: Callable[[Any], Awaitable[KafkaMessage]] | None,
-) -> Callable[[KafkaMessage], Awaitable[KafkaMessage]]:
-    """The message the handler gets: the custom parser's, whose decisions count for
-    the message being handled; without a parser, the message itself."""
-    if parser is None:
-        return _same
-
-    async def parse(msg: KafkaMessage) -> KafkaMessage:
-        record = msg.raw_message
-        try:
-            parsed = await parser(record)
-        except DecodeError:
-            raise
-        except Exception as exc:
-            raise DecodeError(
-                f"topic={record.topic} partition={record.partition} offset={record.offset}: "
-                f"the parser failed: {exc!r}"
-            ) from exc
-        if parsed is not msg:
-            parsed.settle = msg.decide
-        return parsed
-
-    return parse
-
-
-async def _same(msg: KafkaMessage) -> KafkaMessage:
-    return msg
 
 
 def custom_callable(func: Callable[..., Any], original: Callable[[Any], Awaitable[Any]]) -> Any:

@@ -95,6 +95,11 @@ class ConsumerTransport(Protocol):
     def resume(self, tp: TopicPartition) -> None:
         """Fetch ``tp`` again."""
 
+    def ends(self) -> Mapping[TopicPartition, int | None]:
+        """Each partition assigned now, with its end offset as the last fetch response
+        told it (the high watermark; the last stable offset under ``read_committed``),
+        None before one did. What the client knows already: no request is made."""
+
 
 class Transport(Protocol):
     """The broker's connection to Kafka: one producer, and consumers on demand."""

@@ -19,17 +19,19 @@ from topicflow._tasks import PACE, TaskGroup
 from topicflow.ack import AckPolicy, Outcome
 from topicflow.exceptions import SetupError
 from topicflow.kafka._failures import Failures
+from topicflow.kafka._handlerless import Handlerless
 from topicflow.kafka._loop import ConsumerLoop
 from topicflow.kafka._options import compile_pattern
 from topicflow.kafka._per_subscriber import for_subscriber
 from topicflow.kafka._pipeline import Handler, PipelineSettings, build_pipeline, custom_callable
 from topicflow.kafka._transport import ConsumerSpec, TopicPartition
+from topicflow.kafka._watch import listening, watch_of
 from topicflow.kafka.message import KafkaMessage
 from topicflow.kafka.publisher import PUBLISHERS_ATTR, resolve_publisher, wrapper_of
 from topicflow.middlewares import wrap_publish
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+    from collections.abc import Awaitable, Callable, Mapping, Sequence
 
     from topicflow._di import BatchPlan, HandlerPlan
     from topicflow.kafka._options import SubscriberConfig
@@ -53,7 +55,7 @@ FETCH_RECORDS = 500
 _CANCEL_WAIT = 5.0
 
 
-class Subscriber:
+class Subscriber(Handlerless):
     """Configuration, handlers and lifecycle of every kind."""
 
     def __init__(self, owner: KafkaRegistrator, config: SubscriberConfig) -> None:
@@ -146,6 +148,11 @@ class Subscriber:
         return self.running and self._tasks is not None and self._tasks.healthy
 
     @property
+    def consumers(self) -> tuple[ConsumerLoop, ...]:
+        """Its consumers while it runs (one; ``max_workers`` with a group: that many)."""
+        return tuple(self._loops)
+
+    @property
     def failure(self) -> str | None:
         """Why it was given up (its task crashed too often), or None."""
         return self._tasks.failure if self._tasks is not None else None
@@ -219,8 +226,9 @@ class Subscriber:
                     context=runtime.context,
                     apply_types=runtime.apply_types,
                 )
+        watch = watch_of(scope.middlewares, config.group_id)  # metrics, if a middleware is one
         self._failures = Failures(
-            repr(self), self._policy, runtime.logger, runtime.access_level(), config.group_id
+            repr(self), self._policy, runtime.logger, runtime.access_level(), config.group_id, watch
         )
         self._failures.stop = self._stop_requested
         self._pipeline = self._build_pipeline(for_subscriber(scope, config.group_id), runtime)
@@ -348,6 +356,7 @@ class Subscriber:
         config = self.config
         runtime = self._runtime
         assert self._tasks is not None
+        assert self._failures is not None
         name = config.group_id or ",".join(self._topics) or str(self._kafka_pattern or "manual")
         if self._consumer_count() > 1:
             name = f"{name}#{index}"
@@ -369,9 +378,10 @@ class Subscriber:
             fetch_timeout_ms=config.batch_timeout_ms,
             max_records=self._max_records(),
             commit_interval=config.commit_interval,
-            listener=config.listener,
+            listener=listening(config.listener, self._failures.watch),
             drain=self._drain,
             handlers=self._describe_handlers(),
+            watch=self._failures.watch,
         )
         if observer is not None:
             loop.pipeline = observer.pipeline(self, loop, loop.pipeline)
@@ -400,8 +410,7 @@ class Subscriber:
         the partition is rewound or revoked meanwhile.
         """
         pipeline = loop.pipeline
-        # Without a pattern there are no path values to look up: build the message directly.
-        message = KafkaMessage if self._path_regex is None else self._message
+        message = KafkaMessage if self._path_regex is None else self._message  # for Path()
         ack_first = self._policy is AckPolicy.ACK_FIRST
         epoch = loop.epoch
         clock, pace = time.monotonic, PACE
@@ -441,45 +450,6 @@ class Subscriber:
 
     async def _default_parse(self, record: ConsumerRecord[bytes, bytes]) -> KafkaMessage:
         return self._message(record)
-
-    # -- without a handler: get_one() and async for ------------------------
-
-    async def _enqueue(self, msg: KafkaMessage) -> Outcome:
-        """The pipeline of a subscriber without a handler: messages wait for get_one()."""
-        assert self._queue is not None
-        await self._queue.put(msg)
-        return Outcome.PENDING
-
-    async def get_one(self, *, timeout: float = 5.0) -> KafkaMessage | None:
-        """The next message, or None after ``timeout`` seconds (handler-less subscribers).
-
-        Under every policy but MANUAL, the previous message counts as acked when
-        the next one is asked for, or when the subscriber stops; under MANUAL,
-        call ``ack()``, ``nack()`` or ``reject()`` on it.
-        """
-        if self._handlers:
-            raise SetupError(f"{self!r} has a handler; get_one() is for subscribers without one")
-        if self._queue is None:
-            raise SetupError(f"{self!r} is not started: await sub.start() first")
-        self._release_current()
-        try:
-            msg = await asyncio.wait_for(self._queue.get(), timeout)
-        except TimeoutError:
-            return None
-        self._current = msg
-        return msg
-
-    def _release_current(self) -> None:
-        current, self._current = self._current, None
-        if current is not None and self._policy is not AckPolicy.MANUAL:
-            current.decide(Outcome.ACK)
-
-    async def __aiter__(self) -> AsyncIterator[KafkaMessage]:
-        """``async for msg in sub``: messages until the subscriber stops."""
-        while self._queue is not None:
-            msg = await self.get_one(timeout=0.5)
-            if msg is not None:
-                yield msg
 
     def __repr__(self) -> str:
         what = self._topics or self._kafka_pattern or self._partitions

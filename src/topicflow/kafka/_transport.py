@@ -47,11 +47,9 @@ from topicflow.kafka._seam import ConsumerStopped
 from topicflow.kafka._unreadable import read_past
 
 if TYPE_CHECKING:
-    from topicflow.kafka._seam import ConsumerTransport, RebalanceHandler
-
-if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
+    from topicflow.kafka._seam import ConsumerTransport, RebalanceHandler
     from topicflow.kafka.topic import Topic
 
 __all__ = [
@@ -286,12 +284,8 @@ class AiokafkaTransport:
                 await admin.close()
 
     async def ensure_topics(self, topics: Sequence[str]) -> None:
-        """Wait until ``topics`` have partitions, letting the cluster auto-create them.
-
-        aiokafka's consumer does not look again at a topic that was missing when
-        it subscribed until ``metadata_max_age_ms`` passes; the producer's
-        metadata lookup asks the cluster to create it and waits until it exists.
-        """
+        """Wait until ``topics`` have partitions, letting the cluster auto-create them (the
+        consumer looks again at a missing topic only after ``metadata_max_age_ms``)."""
         producer = self._producer
         if producer is None or not self._options.allow_auto_create_topics:
             return
@@ -302,10 +296,9 @@ class AiokafkaTransport:
             except (TimeoutError, KafkaError) as exc:
                 if self._logger is not None:
                     self._logger.warning(
-                        "topic %r does not exist and the cluster did not create it (%r); "
-                        "the subscriber starts anyway and picks it up within "
-                        "metadata_max_age_ms once it exists. Create the topic, or enable "
-                        "auto.create.topics.enable on the cluster.",
+                        "topic %r does not exist and the cluster did not create it (%r); the "
+                        "subscriber starts anyway and picks it up within metadata_max_age_ms "
+                        "once it exists. Create the topic, or enable auto.create.topics.enable.",
                         topic,
                         exc,
                     )
@@ -497,3 +490,11 @@ class _AiokafkaConsumer:
         if self._consumer is not None:
             with contextlib.suppress(IllegalStateError):
                 self._consumer.resume(tp)
+
+    def ends(self) -> Mapping[TopicPartition, int | None]:
+        consumer = self._consumer
+        if consumer is None:
+            return {}
+        stable = self._spec.options.get("isolation_level") == "read_committed"  # LSO is its end
+        end = consumer.last_stable_offset if stable else consumer.highwater
+        return {tp: end(tp) for tp in consumer.assignment()}

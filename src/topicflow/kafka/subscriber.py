@@ -314,6 +314,8 @@ class BatchSubscriber(Subscriber):
                 except DecodeError as exc:
                     assert self._failures is not None
                     self._failures.log(logging.ERROR, "poison message rejected, moving on: %s", exc)
+                    if self._failures.watch is not None:
+                        self._failures.watch.poisoned(tp)
                     poisoned.add((tp, offset))
                     tracker.settle(offset, Outcome.POISON)
                     continue

@@ -14,6 +14,7 @@ from topicflow.ack import AckPolicy
 from topicflow.exceptions import SetupError, SubscriberFailed
 from topicflow.kafka._consumer_only import ConsumerOnly
 from topicflow.kafka._publish import set_id_generator
+from topicflow.kafka._readiness import Readiness
 from topicflow.kafka._runtime import Runtime
 from topicflow.kafka._transport import AiokafkaTransport, ConnectionOptions
 from topicflow.kafka.broker._publishing import Publishing
@@ -389,6 +390,33 @@ class KafkaBroker(KafkaRegistrator, Publishing):
             return False
         bound = timeout if timeout is not None else self.options.request_timeout_ms / 1000
         return await transport.ping(bound)
+
+    async def ready(self, timeout: float | None = None) -> Readiness:
+        """Whether the broker does the work it was started for (a readiness probe's
+        question): connected, its cluster answering within ``timeout`` seconds (default
+        ``request_timeout_ms``), and every subscriber running, with no crashed task and
+        its partitions assigned; a group member assigned none (more members than
+        partitions) is idle, and ready. The answer names what is not ready."""
+        if self._transport is None:
+            return Readiness((f"{self!r}: not connected; start it (await broker.start())",))
+        problems = list(self.unhealthy())
+        if self._instances and not self._running:
+            problems.append(f"{self!r}: its subscribers are not started (await broker.start())")
+        for sub in self._instances if self._running else ():
+            if not sub.running:
+                problems.append(f"{sub!r}: not running (await sub.start())")
+            elif sub.healthy:
+                problems.extend(
+                    f"{sub!r}: {loop.name} is joining its group (waiting for an assignment)"
+                    for loop in sub.consumers
+                    if not loop.joined
+                )
+        bound = timeout if timeout is not None else self.options.request_timeout_ms / 1000
+        if not await self._transport.ping(bound):
+            problems.append(
+                f"the cluster at {self.options.servers_text} did not answer within {bound:g}s"
+            )
+        return Readiness(tuple(problems))
 
     def unhealthy(self) -> list[str]:
         """What is not sound: running subscribers with a crashed task (restarting or given
