@@ -442,7 +442,7 @@ class AsgiFastStream(App, AsgiServing):
     Args:
         brokers: as for ``App``.
         asgi_routes: ``(path, asgi_app)`` pairs: ``@get``/``@post`` handlers,
-            ``make_ping_asgi(broker)``, ``make_ready_asgi(app)``, or any ASGI app
+            ``make_ping_asgi(broker)``, ``make_ready_asgi(broker)``, or any ASGI app
             (served at its path and below it).
         asyncapi_path: serve the AsyncAPI page there (a path or an ``AsyncAPIRoute``),
             with the JSON and YAML documents beside it.

@@ -4,17 +4,21 @@ Kafka behind it."""
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from prometheus_client import CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
+from reliability.clusters import LocalCluster
 
 from tests.helpers import committed_offsets, eventually, read_all
 from topicflow import App, Logger
@@ -27,10 +31,13 @@ from topicflow.asgi import (
     Request,
     get,
     make_asyncapi_asgi,
+    make_metrics_asgi,
     make_ping_asgi,
+    make_ready_asgi,
     post,
 )
 from topicflow.kafka import KafkaBroker
+from topicflow.kafka.prometheus import KafkaPrometheusMiddleware
 
 pytestmark = pytest.mark.kafka
 
@@ -273,3 +280,74 @@ async def test_workers_share_the_http_port(
     finally:
         if service.poll() is None:
             service.kill()
+
+
+#: Node 1's client port of the readiness test's own cluster.
+ASGI_PORT = int(os.environ.get("ASGI_KAFKA_PORT", "9592"))
+
+
+@pytest.fixture(scope="module")
+def own_cluster() -> Iterator[LocalCluster]:
+    cluster = LocalCluster(1, ASGI_PORT)
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.mark.timeout(240)
+async def test_readiness_and_metrics_routes_follow_the_cluster(
+    own_cluster: LocalCluster, topic: str, group: str
+) -> None:
+    registry = CollectorRegistry()
+    broker = KafkaBroker(
+        own_cluster.bootstrap,
+        request_timeout_ms=5000,
+        graceful_timeout=3,
+        middlewares=[KafkaPrometheusMiddleware(registry=registry, app_name="svc")],
+    )
+
+    @broker.subscriber(topic, group_id=group, auto_offset_reset="earliest")
+    async def handle(n: int) -> None:
+        return None
+
+    app = AsgiFastStream(
+        broker,
+        asgi_routes=[
+            ("/health", make_ping_asgi(broker, timeout=2)),
+            ("/ready", make_ready_asgi(broker, timeout=2)),
+            ("/metrics", make_metrics_asgi(registry)),
+        ],
+        logger=None,
+    )
+    async with serving(app) as client:
+
+        async def status(path: str, code: int) -> bool:
+            return (await client.get(path)).status_code == code
+
+        await eventually(lambda: status("/ready", 200), timeout=60)
+        assert (await client.get("/ready")).json() == {"ready": True, "problems": []}
+        await broker.publish(1, topic)
+        await eventually(lambda: status("/health", 204), timeout=10)
+
+        async def counted() -> bool:
+            text = (await client.get("/metrics")).text
+            families = {f.name: f for f in text_string_to_metric_families(text)}
+            received = families.get("topicflow_received_messages")
+            return received is not None and any(s.value == 1 for s in received.samples)
+
+        await eventually(counted, timeout=30)
+        metrics = await client.get("/metrics")
+        assert metrics.headers["content-type"].startswith("text/plain")
+
+        await asyncio.to_thread(own_cluster.stop)
+        down = await client.get("/ready")
+        assert down.status_code == 503
+        body = down.json()
+        assert body["ready"] is False
+        assert any("did not answer" in problem for problem in body["problems"]), body
+        assert (await client.get("/health")).status_code == 500
+
+        await asyncio.to_thread(own_cluster.heal)
+        await eventually(lambda: status("/ready", 200), timeout=90)

@@ -367,6 +367,7 @@ async def test_stop_consume_stops_the_subscriber_after_finishing_its_message() -
         assert seen == ["stop"]  # nothing handled after it
         assert tester.committed_offsets("g") == {("t", 0): 1}  # the stop message counts as done
         assert await broker.ping(1)  # a subscriber stopped on purpose is not a failure
+        assert (await broker.ready(1)).ready, (await broker.ready(1)).problems
 
 
 async def test_stop_application_in_a_handler_stops_the_app() -> None:

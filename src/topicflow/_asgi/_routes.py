@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from topicflow._asgi._http import AsgiResponse, GetHandler, get
+from topicflow._asgi._http import AsgiResponse, GetHandler, get, json_response
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -15,7 +15,14 @@ if TYPE_CHECKING:
     from topicflow.kafka.broker.broker import KafkaBroker
     from topicflow.specification import AsyncAPI
 
-__all__ = ["AsyncAPIRoute", "asyncapi_routes", "make_asyncapi_asgi", "make_ping_asgi"]
+__all__ = [
+    "AsyncAPIRoute",
+    "asyncapi_routes",
+    "make_asyncapi_asgi",
+    "make_metrics_asgi",
+    "make_ping_asgi",
+    "make_ready_asgi",
+]
 
 _HTML = "text/html; charset=utf-8"
 _JSON = "application/json"
@@ -44,6 +51,71 @@ def make_ping_asgi(
         return AsgiResponse(b"", 204) if await broker.ping(timeout) else AsgiResponse(b"", 500)
 
     return ping
+
+
+def make_ready_asgi(
+    *brokers: KafkaBroker,
+    timeout: float | None = None,
+    include_in_schema: bool = True,
+    description: str | None = None,
+    tags: Sequence[Any] | None = None,
+    unique_id: str | None = None,
+) -> GetHandler:
+    """Readiness: 200 when every broker is ready (``broker.ready(timeout)``: connected,
+    its cluster answering, every subscriber running and assigned its partitions, or
+    legitimately idle), else 503; the JSON body names what is not ready::
+
+        {"ready": false, "problems": ["<DefaultSubscriber ...>: ... joining its group"]}
+    """
+    if not brokers:
+        raise ValueError("make_ready_asgi() needs the brokers to check: make_ready_asgi(broker)")
+
+    @get(
+        include_in_schema=include_in_schema,
+        description=description,
+        tags=tags,
+        unique_id=unique_id,
+    )
+    async def ready() -> AsgiResponse:
+        problems: list[str] = []
+        for broker in brokers:
+            problems.extend((await broker.ready(timeout)).problems)
+        status = 503 if problems else 200
+        return json_response({"ready": not problems, "problems": problems}, status)
+
+    return ready
+
+
+def make_metrics_asgi(
+    registry: Any = None,
+    include_in_schema: bool = True,
+    description: str | None = None,
+    tags: Sequence[Any] | None = None,
+    unique_id: str | None = None,
+) -> GetHandler:
+    """The Prometheus exposition of ``registry`` (the one given to
+    ``KafkaPrometheusMiddleware``; default: prometheus_client's global registry),
+    in the text format Prometheus scrapes."""
+    try:
+        import prometheus_client
+    except ImportError:  # pragma: no cover - the extra is installed in tests
+        raise ImportError(
+            "make_metrics_asgi needs prometheus-client: pip install 'topicflow[prometheus]'"
+        ) from None
+    source = registry if registry is not None else prometheus_client.REGISTRY
+    content_type = prometheus_client.CONTENT_TYPE_LATEST
+
+    @get(
+        include_in_schema=include_in_schema,
+        description=description,
+        tags=tags,
+        unique_id=unique_id,
+    )
+    async def metrics() -> AsgiResponse:
+        body = prometheus_client.generate_latest(source)
+        return AsgiResponse(body, 200, {"content-type": content_type})
+
+    return metrics
 
 
 class AsyncAPIRoute:

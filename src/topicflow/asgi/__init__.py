@@ -33,7 +33,13 @@ from topicflow._asgi._http import (
     get,
     post,
 )
-from topicflow._asgi._routes import AsyncAPIRoute, make_asyncapi_asgi, make_ping_asgi
+from topicflow._asgi._routes import (
+    AsyncAPIRoute,
+    make_asyncapi_asgi,
+    make_metrics_asgi,
+    make_ping_asgi,
+    make_ready_asgi,
+)
 from topicflow.app import AsgiFastStream
 
 __all__ = [
@@ -49,6 +55,8 @@ __all__ = [
     "Request",
     "get",
     "make_asyncapi_asgi",
+    "make_metrics_asgi",
     "make_ping_asgi",
+    "make_ready_asgi",
     "post",
 ]

@@ -67,6 +67,8 @@ class Subscriber(Handlerless):
         self._tasks: TaskGroup | None = None
         self._policy = config.ack_policy or AckPolicy.ACK
         self._parse: Callable[[Any], Awaitable[KafkaMessage]] | None = None
+        #: Stopped on its handler's request (StopConsume): done, not a failure.
+        self.stopped_by_handler = False
         self._failures: Failures | None = None
         #: The folded consume path (built at start, in bind).
         self._pipeline: Any = None
@@ -297,6 +299,7 @@ class Subscriber(Handlerless):
         """
         if self.running:
             return
+        self.stopped_by_handler = False
         if self._scope is None:
             self._owner.attach(self)
         runtime = self._runtime
@@ -336,6 +339,7 @@ class Subscriber(Handlerless):
 
     def _stop_requested(self, exc: BaseException) -> None:
         """A handler raised StopConsume (SystemExit: the app too): stop, from a task."""
+        self.stopped_by_handler = True
         for loop in self._loops:  # at once: nothing fetched after it is handled
             loop.running, loop.epoch = False, loop.epoch + 1
         if self._tasks is not None and self._loops:

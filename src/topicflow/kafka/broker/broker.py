@@ -403,7 +403,7 @@ class KafkaBroker(KafkaRegistrator, Publishing):
         if self._instances and not self._running:
             problems.append(f"{self!r}: its subscribers are not started (await broker.start())")
         for sub in self._instances if self._running else ():
-            if not sub.running:
+            if not sub.running and not sub.stopped_by_handler:  # StopConsume: done, ready
                 problems.append(f"{sub!r}: not running (await sub.start())")
             elif sub.healthy:
                 problems.extend(
