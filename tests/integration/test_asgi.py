@@ -351,3 +351,37 @@ async def test_readiness_and_metrics_routes_follow_the_cluster(
 
         await asyncio.to_thread(own_cluster.heal)
         await eventually(lambda: status("/ready", 200), timeout=90)
+
+
+def _uvicorn(app_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "svc:app", "--port", str(port)],
+            cwd=app_dir,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+async def test_the_app_is_a_plain_asgi_app_for_uvicorn_itself(
+    bootstrap: str, topic: str, group: str, tmp_path: Path
+) -> None:
+    events = tmp_path / "events.txt"
+    (tmp_path / "svc.py").write_text(
+        ASGI_SERVICE.format(bootstrap=bootstrap, events=str(events), topic=topic, group=group)
+    )
+    log = tmp_path / "uvicorn.log"
+    port = free_port()
+    server = _uvicorn(tmp_path, port, log)
+    try:
+        await eventually(lambda: _healthy(port), timeout=60)  # its lifespan started the broker
+        async with KafkaBroker(bootstrap) as producer:
+            await producer.publish(7, topic)
+        await eventually(lambda: "done 7" in events.read_text(), timeout=30)
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
+    finally:
+        if server.poll() is None:
+            server.kill()
+    assert "Application shutdown complete" in log.read_text(), log.read_text()
+    assert sum((await committed_offsets(bootstrap, group)).values()) == 1
