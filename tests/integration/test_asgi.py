@@ -4,12 +4,11 @@ Kafka behind it."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -199,6 +198,15 @@ async def slow(n: int) -> None:
 """
 
 
+def _write_service(tmp_path: Path, bootstrap: str, topic: str, group: str) -> Path:
+    """svc.py in ``tmp_path`` (ASGI_SERVICE); returns the file its handler writes to."""
+    events = tmp_path / "events.txt"
+    (tmp_path / "svc.py").write_text(
+        ASGI_SERVICE.format(bootstrap=bootstrap, events=str(events), topic=topic, group=group)
+    )
+    return events
+
+
 def _run(tmp_path: Path, *args: str, log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen(
@@ -228,10 +236,7 @@ async def _healthy(port: int) -> bool:
 async def test_topicflow_run_serves_the_asgi_app_and_sigterm_drains_and_commits(
     bootstrap: str, topic: str, group: str, tmp_path: Path
 ) -> None:
-    events = tmp_path / "events.txt"
-    (tmp_path / "svc.py").write_text(
-        ASGI_SERVICE.format(bootstrap=bootstrap, events=str(events), topic=topic, group=group)
-    )
+    events = _write_service(tmp_path, bootstrap, topic, group)
     log = tmp_path / "svc.log"
     port = free_port()
     service = _run(tmp_path, "--port", str(port), log=log)
@@ -264,10 +269,7 @@ async def test_topicflow_run_serves_the_asgi_app_and_sigterm_drains_and_commits(
 async def test_workers_share_the_http_port(
     bootstrap: str, topic: str, group: str, tmp_path: Path
 ) -> None:
-    events = tmp_path / "events.txt"
-    (tmp_path / "svc.py").write_text(
-        ASGI_SERVICE.format(bootstrap=bootstrap, events=str(events), topic=topic, group=group)
-    )
+    _write_service(tmp_path, bootstrap, topic, group)
     log = tmp_path / "svc.log"
     port = free_port()
     service = _run(tmp_path, "--workers", "2", "--port", str(port), log=log)
@@ -280,20 +282,6 @@ async def test_workers_share_the_http_port(
     finally:
         if service.poll() is None:
             service.kill()
-
-
-#: Node 1's client port of the readiness test's own cluster.
-ASGI_PORT = int(os.environ.get("ASGI_KAFKA_PORT", "9592"))
-
-
-@pytest.fixture(scope="module")
-def own_cluster() -> Iterator[LocalCluster]:
-    cluster = LocalCluster(1, ASGI_PORT)
-    cluster.start()
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
 
 
 @pytest.mark.timeout(240)
@@ -366,10 +354,7 @@ def _uvicorn(app_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
 async def test_the_app_is_a_plain_asgi_app_for_uvicorn_itself(
     bootstrap: str, topic: str, group: str, tmp_path: Path
 ) -> None:
-    events = tmp_path / "events.txt"
-    (tmp_path / "svc.py").write_text(
-        ASGI_SERVICE.format(bootstrap=bootstrap, events=str(events), topic=topic, group=group)
-    )
+    events = _write_service(tmp_path, bootstrap, topic, group)
     log = tmp_path / "uvicorn.log"
     port = free_port()
     server = _uvicorn(tmp_path, port, log)
@@ -385,3 +370,31 @@ async def test_the_app_is_a_plain_asgi_app_for_uvicorn_itself(
             server.kill()
     assert "Application shutdown complete" in log.read_text(), log.read_text()
     assert sum((await committed_offsets(bootstrap, group)).values()) == 1
+
+
+UNREACHABLE_SERVICE = """
+from topicflow.asgi import AsgiFastStream, make_ping_asgi
+from topicflow.kafka import KafkaBroker
+
+broker = KafkaBroker("127.0.0.1:1", request_timeout_ms=2000)
+app = AsgiFastStream(broker, asgi_routes=[("/health", make_ping_asgi(broker))])
+"""
+
+
+def test_an_unreachable_cluster_or_a_taken_port_is_one_error_and_exit_1(tmp_path: Path) -> None:
+    (tmp_path / "svc.py").write_text(UNREACHABLE_SERVICE)
+    command = [sys.executable, "-m", "topicflow", "run", "svc:app", "--app-dir", str(tmp_path)]
+    down = subprocess.run(
+        [*command, "--port", str(free_port())], capture_output=True, text=True, timeout=60
+    )
+    assert down.returncode == 1, down.stderr
+    assert "Error: KafkaUnavailableError: cannot reach Kafka at 127.0.0.1:1" in down.stderr
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        busy = subprocess.run(
+            [*command, "--port", str(port)], capture_output=True, text=True, timeout=60
+        )
+    assert busy.returncode == 1, busy.stderr
+    assert f"cannot serve HTTP on 127.0.0.1:{port}: Address already in use" in busy.stderr

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
@@ -20,9 +19,6 @@ from topicflow.kafka import KafkaBroker
 from topicflow.kafka.prometheus import KafkaPrometheusMiddleware
 
 pytestmark = pytest.mark.kafka
-
-#: Node 1's client port of the readiness test's own cluster.
-HEALTH_PORT = int(os.environ.get("HEALTH_KAFKA_PORT", "9492"))
 
 
 @pytest.fixture
@@ -176,16 +172,6 @@ async def test_a_group_member_with_no_partition_is_idle_and_ready(
             return all(answers)
 
         await eventually(both_ready, timeout=30)  # one of them owns no partition
-
-
-@pytest.fixture(scope="module")
-def own_cluster() -> Iterator[LocalCluster]:
-    cluster = LocalCluster(1, HEALTH_PORT)
-    cluster.start()
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
 
 
 @pytest.mark.timeout(240)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from topicflow._asgi._http import AsgiResponse, GetHandler, get, json_response
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Awaitable, Callable, Sequence
 
     from topicflow.app import App
     from topicflow.kafka.broker.broker import KafkaBroker
@@ -29,6 +29,18 @@ _JSON = "application/json"
 _YAML = "application/yaml; charset=utf-8"
 
 
+def _get(
+    include_in_schema: bool,
+    description: str | None,
+    tags: Sequence[Any] | None,
+    unique_id: str | None,
+) -> Callable[[Callable[..., Awaitable[Any]]], GetHandler]:
+    """``@get`` with a route factory's schema options."""
+    return get(
+        include_in_schema=include_in_schema, description=description, tags=tags, unique_id=unique_id
+    )
+
+
 def make_ping_asgi(
     broker: KafkaBroker,
     /,
@@ -41,12 +53,7 @@ def make_ping_asgi(
     """Liveness: 204 while ``broker.ping(timeout)`` answers (connected, the cluster
     reachable, no background task given up), else 500, as FastStream's."""
 
-    @get(
-        include_in_schema=include_in_schema,
-        description=description,
-        tags=tags,
-        unique_id=unique_id,
-    )
+    @_get(include_in_schema, description, tags, unique_id)
     async def ping() -> AsgiResponse:
         return AsgiResponse(b"", 204) if await broker.ping(timeout) else AsgiResponse(b"", 500)
 
@@ -70,12 +77,7 @@ def make_ready_asgi(
     if not brokers:
         raise ValueError("make_ready_asgi() needs the brokers to check: make_ready_asgi(broker)")
 
-    @get(
-        include_in_schema=include_in_schema,
-        description=description,
-        tags=tags,
-        unique_id=unique_id,
-    )
+    @_get(include_in_schema, description, tags, unique_id)
     async def ready() -> AsgiResponse:
         problems: list[str] = []
         for broker in brokers:
@@ -105,12 +107,7 @@ def make_metrics_asgi(
     source = registry if registry is not None else prometheus_client.REGISTRY
     content_type = prometheus_client.CONTENT_TYPE_LATEST
 
-    @get(
-        include_in_schema=include_in_schema,
-        description=description,
-        tags=tags,
-        unique_id=unique_id,
-    )
+    @_get(include_in_schema, description, tags, unique_id)
     async def metrics() -> AsgiResponse:
         body = prometheus_client.generate_latest(source)
         return AsgiResponse(body, 200, {"content-type": content_type})
@@ -222,12 +219,7 @@ def _page_handler(
 ) -> GetHandler:
     content_type = {"html": _HTML, "json": _JSON, "yaml": _YAML}[kind]
 
-    @get(
-        include_in_schema=include_in_schema,
-        description=description,
-        tags=tags,
-        unique_id=unique_id,
-    )
+    @_get(include_in_schema, description, tags, unique_id)
     async def page() -> AsgiResponse:
         return AsgiResponse(documents.page(kind), 200, {"content-type": content_type})
 

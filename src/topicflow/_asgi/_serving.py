@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from topicflow._asgi._http import AsgiResponse, HttpHandler
 from topicflow._asgi._routes import AsyncAPIRoute, asyncapi_routes
+from topicflow.exceptions import SetupError
 
 if TYPE_CHECKING:
     import logging
@@ -70,6 +71,8 @@ class AsgiServing:
                 self.mount(path, handler)
         self._server: Any = None
         self._run_options: dict[str, Any] = {}
+        #: Why the last ASGI lifespan startup failed (raised out of serve()).
+        self._startup_error: BaseException | None = None
 
     def mount(self, path: str, route: ASGIApp) -> None:
         """Serve ``route`` at ``path``."""
@@ -117,6 +120,7 @@ class AsgiServing:
         try:
             await self.start(**self._run_options)
         except BaseException as exc:
+            self._startup_error = exc
             await self._abandon_start()
             await send(
                 {"type": "lifespan.startup.failed", "message": f"{type(exc).__name__}: {exc}"}
@@ -171,22 +175,31 @@ class AsgiServing:
         )
         server = _quiet_exit_server(uvicorn)(config)
         self._server = server
+        sockets = None
+        if "uds" not in served and "fd" not in served:
+            try:
+                sockets = [_reusable_socket(host, port)]
+            except OSError as exc:
+                raise SetupError(
+                    f"cannot serve HTTP on {host}:{port}: {exc.strerror or exc}; pass another "
+                    "--port (or --host)"
+                ) from None
+        self._startup_error = None
         watcher = asyncio.ensure_future(self._stop_on_failure(server))
         try:
-            sockets = (
-                [_reusable_socket(host, port)]
-                if "uds" not in served and "fd" not in served
-                else None
-            )
             await server.serve(sockets=sockets)
+        except SystemExit:
+            # uvicorn exits (code 3) when the lifespan's startup failed: raise why instead,
+            # as a plain App's start does (topicflow run prints it and exits 1).
+            if self._startup_error is not None:
+                raise self._startup_error from None
+            raise
         finally:
             watcher.cancel()
             self._server = None
         failure = next((b.failure for b in self.brokers if b.failure is not None), None)
         if failure is not None:
             raise failure
-        if server.started is False and not server.should_exit:
-            raise RuntimeError(f"the HTTP server did not start on {host}:{port}; see the log above")
 
     async def _stop_on_failure(self, server: Any) -> None:
         waits = [asyncio.ensure_future(broker.wait_failed()) for broker in self.brokers]
