@@ -398,3 +398,42 @@ def test_an_unreachable_cluster_or_a_taken_port_is_one_error_and_exit_1(tmp_path
         )
     assert busy.returncode == 1, busy.stderr
     assert f"cannot serve HTTP on 127.0.0.1:{port}: Address already in use" in busy.stderr
+
+
+VERSIONED_SERVICE = """
+from topicflow.asgi import AsgiFastStream, AsgiResponse, get
+from topicflow.kafka import KafkaBroker
+
+broker = KafkaBroker({bootstrap!r})
+
+
+@get
+async def version() -> AsgiResponse:
+    return AsgiResponse(b"{version}")
+
+app = AsgiFastStream(broker, asgi_routes=[("/version", version)])
+"""
+
+
+async def test_reload_serves_the_changed_app(bootstrap: str, tmp_path: Path) -> None:
+    source = tmp_path / "svc.py"
+    source.write_text(VERSIONED_SERVICE.format(bootstrap=bootstrap, version="v1"))
+    port = free_port()
+    service = _run(tmp_path, "--reload", "--port", str(port), log=tmp_path / "svc.log")
+
+    async def serves(version: str) -> bool:
+        try:
+            async with httpx.AsyncClient(timeout=5) as client:
+                return (await client.get(f"http://127.0.0.1:{port}/version")).text == version
+        except httpx.TransportError:
+            return False
+
+    try:
+        await eventually(lambda: serves("v1"), timeout=60)
+        source.write_text(VERSIONED_SERVICE.format(bootstrap=bootstrap, version="v2"))
+        await eventually(lambda: serves("v2"), timeout=60)
+        service.send_signal(signal.SIGTERM)
+        assert service.wait(timeout=60) == 0
+    finally:
+        if service.poll() is None:
+            service.kill()
