@@ -18,6 +18,7 @@ import topicflow.kafka.annotations  # noqa: F401
 from topicflow._tasks import Backoff, Supervision
 from topicflow.kafka._publish import PublishOptions, RequestOptions
 from topicflow.kafka._readiness import Readiness
+from topicflow.kafka._retry import Retry
 from topicflow.kafka._runtime import Observer
 from topicflow.kafka._transport import ConsumerRecord, RecordMetadata, TopicPartition
 from topicflow.kafka.broker.broker import KafkaBroker
@@ -61,6 +62,7 @@ __all__ = [
     "Readiness",
     "RecordMetadata",
     "RequestOptions",
+    "Retry",
     "Supervision",
     "TestApp",
     "TestKafkaBroker",

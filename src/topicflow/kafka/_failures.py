@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from topicflow.kafka._watch import ConsumerWatch
     from topicflow.kafka.message import KafkaMessage
 
-__all__ = ["HANDLED", "Failures", "failure_of", "record_failure"]
+__all__ = ["HANDLED", "Failures", "failure_of", "forget_failure", "record_failure"]
 
 #: What the consume path catches from a handler: its errors, and ``SystemExit``
 #: (``sys.exit()``, ``StopApplication``), which stops the app instead of the task.
@@ -46,6 +46,11 @@ def failure_of(msg: KafkaMessage) -> BaseException | None:
 def record_failure(msg: KafkaMessage, exc: BaseException) -> None:
     """Remember ``exc`` as what ended ``msg``'s handling (see :func:`failure_of`)."""
     msg.scratch[_FAILURE] = exc
+
+
+def forget_failure(msg: KafkaMessage) -> None:
+    """``msg``'s failure was dealt with (retried, dead-lettered): not one to raise."""
+    msg.scratch.pop(_FAILURE, None)
 
 
 class Failures:

@@ -41,6 +41,7 @@ from topicflow.kafka._delivery import HandOff
 from topicflow.kafka._failures import failure_of
 from topicflow.kafka._observed import ObservedTransport
 from topicflow.kafka._pipeline import chosen_handler
+from topicflow.kafka._retry_loop import RetryLoop
 from topicflow.kafka._transport import TopicPartition
 from topicflow.kafka.subscriber import Batch, BatchSubscriber, ConcurrentDefaultSubscriber
 
@@ -107,7 +108,8 @@ class Instruments:
         if isinstance(subscriber, BatchSubscriber):
             self._hand_offs[consumer] = HandOff.FETCH
             return _recording_batches(pipeline, watch)
-        if isinstance(subscriber, ConcurrentDefaultSubscriber):
+        if isinstance(subscriber, ConcurrentDefaultSubscriber) or isinstance(consumer, RetryLoop):
+            # A retry consumer holds records until they are due: each is reported when handled.
             self._hand_offs[consumer] = HandOff.WORKERS
             return _recording_workers(pipeline, watch)
         self._hand_offs[consumer] = HandOff.FETCH

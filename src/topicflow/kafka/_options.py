@@ -20,6 +20,7 @@ from topicflow.ack import AckPolicy
 from topicflow.exceptions import SetupError
 
 if TYPE_CHECKING:
+    from topicflow.kafka._retry import Retry
     from topicflow.kafka._transport import TopicPartition
     from topicflow.security import BaseSecurity
 
@@ -73,6 +74,8 @@ class SubscriberOptions(TypedDict, total=False):
     title: str | None
     description: str | None
     include_in_schema: bool
+    retry: Retry | None
+    dead_letter: str | None
 
 
 #: The options that belong to the Kafka consumer itself.
@@ -124,6 +127,10 @@ class SubscriberConfig:
     title: str | None = None
     description: str | None = None
     include_in_schema: bool = True
+    #: Non-blocking (or in-place) retries of a failed message (``kafka/_retry.py``).
+    retry: Retry | None = None
+    #: Where a message goes once it failed for good: a topic name or a ``Topic``.
+    dead_letter: str | None = None
 
     @property
     def commit_interval(self) -> float:

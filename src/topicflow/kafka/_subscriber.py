@@ -24,6 +24,8 @@ from topicflow.kafka._loop import ConsumerLoop
 from topicflow.kafka._options import compile_pattern
 from topicflow.kafka._per_subscriber import for_subscriber
 from topicflow.kafka._pipeline import Handler, PipelineSettings, build_pipeline, custom_callable
+from topicflow.kafka._retry import Retrier
+from topicflow.kafka._retry_loop import RetryLoop, dispatch_due
 from topicflow.kafka._transport import ConsumerSpec, TopicPartition
 from topicflow.kafka._watch import listening, watch_of
 from topicflow.kafka.message import KafkaMessage
@@ -61,6 +63,7 @@ class Subscriber(Handlerless):
     def __init__(self, owner: KafkaRegistrator, config: SubscriberConfig) -> None:
         self._owner = owner
         self.config = config
+        self.retrier: Retrier | None = None  # where failed messages go, once bound
         self._handlers: list[Handler] = []
         self._loops: list[ConsumerLoop] = []
         self._scope: Scope | None = None
@@ -234,6 +237,9 @@ class Subscriber(Handlerless):
         )
         self._failures.stop = self._stop_requested
         self._pipeline = self._build_pipeline(for_subscriber(scope, config.group_id), runtime)
+        if config.retry is not None or config.dead_letter is not None:
+            self.retrier = Retrier(config, self._topics, prefix, runtime, repr(self))
+            self._pipeline = self.retrier.wrap(self._pipeline)
 
     def _resolve_policy(self, policy: AckPolicy | None) -> AckPolicy:
         return policy or AckPolicy.ACK
@@ -310,6 +316,9 @@ class Subscriber(Handlerless):
         self._started()  # before the consumers: their first batch may come at once
         observer = runtime.observer()
         loops = self._loops = [self._make_loop(i, observer) for i in range(self._consumer_count())]
+        if self.retrier is not None:  # its topics first; then its retry consumer, if any
+            await self.retrier.declare(transport)
+            loops += [self._make_loop(-1, observer)] if self.retrier.consumes else []
         results = await asyncio.gather(
             *(loop.start(transport) for loop in loops), return_exceptions=True
         )
@@ -362,23 +371,24 @@ class Subscriber(Handlerless):
         assert self._tasks is not None
         assert self._failures is not None
         name = config.group_id or ",".join(self._topics) or str(self._kafka_pattern or "manual")
-        if self._consumer_count() > 1:
-            name = f"{name}#{index}"
-        loop = ConsumerLoop(
+        retries = self.retrier.consumes if index < 0 and self.retrier else ()  # -1: retry topics
+        if retries or self._consumer_count() > 1:
+            name = f"{name} retries" if retries else f"{name}#{index}"
+        loop = (RetryLoop if retries else ConsumerLoop)(
             ConsumerSpec(
-                topics=self._topics,
+                topics=retries or self._topics,
                 group_id=config.group_id,
                 options=config.consumer,
                 pattern=self._kafka_pattern,
                 partitions=self._partitions,
             ),
-            self._dispatch,
+            dispatch_due if retries else self._dispatch,
             pipeline=self._pipeline,
             tasks=self._tasks,
             name=name,
             logger=runtime.logger,
             graceful_timeout=runtime.graceful_timeout,
-            backoff=runtime.nack_backoff,
+            backoff=(self.retrier or runtime).nack_backoff,  # blocking retries: their delays
             fetch_timeout_ms=config.batch_timeout_ms,
             max_records=self._max_records(),
             commit_interval=config.commit_interval,

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal, Unpack, overload
 
 from topicflow.exceptions import SetupError
 from topicflow.kafka._options import SubscriberConfig, check_policy
+from topicflow.kafka._retry import check_retry
 from topicflow.kafka.publisher import BatchPublisher, DefaultPublisher
 from topicflow.kafka.subscriber import (
     BatchSubscriber,
@@ -279,6 +280,7 @@ class KafkaRegistrator:
         config = SubscriberConfig.build(
             topics, batch=batch, group_id=group_id, max_workers=max_workers, options=options
         )
+        check_retry(config)
         kind: type[AnySubscriber]
         if batch:
             kind = BatchSubscriber
