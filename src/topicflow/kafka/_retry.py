@@ -285,6 +285,7 @@ class Retrier:
             failed = self._failures.get(key, 0) + 1
             if failed <= len(self.delays):
                 self._failures[key] = failed
+                forget_failure(msg)
                 return Outcome.NACK  # redelivered in place after delays[failed - 1]
             self._failures.pop(key, None)
             return await self._to_dead_letter(msg, exc, failed)
@@ -394,7 +395,7 @@ class Retrier:
             (EXCEPTION_MESSAGE, text.encode()),
         ]
         if due is not None:
-            headers.append((DUE, str(int(due * 1000)).encode()))
+            headers.append((DUE, str(math.ceil(due * 1000)).encode()))  # never early
         return headers
 
     def _log(self, level: int, text: str, *args: Any) -> None:
