@@ -23,6 +23,7 @@ from topicflow.cli._options import (
     loop_factory,
     parse_extra_options,
 )
+from topicflow.cli.dlq import dlq
 from topicflow.cli.docs import docs
 from topicflow.cli.publish import publish
 from topicflow.exceptions import TopicflowError
@@ -36,6 +37,7 @@ def cli() -> None:
     """topicflow: declarative Kafka services."""
 
 
+cli.add_command(dlq)
 cli.add_command(docs)
 cli.add_command(publish)
 
