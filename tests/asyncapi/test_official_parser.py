@@ -12,10 +12,12 @@ import pytest
 
 from tests.asyncapi import service
 from tests.asyncapi.conftest import SERVICE, topicflow
-from topicflow.asyncapi import to_json
+from topicflow import App
+from topicflow.asyncapi import build_document, to_json
 from topicflow.asyncapi._collect import collect
 from topicflow.asyncapi._model import ChannelInfo, OperationInfo, SecurityScheme
 from topicflow.asyncapi._render import render
+from topicflow.kafka import KafkaBroker, Retry
 
 Validate = Callable[[Path], dict[str, Any]]
 
@@ -119,3 +121,27 @@ def test_security_and_pattern_shapes_are_valid(
     else:
         channel = document["channels"]["logs.{level}"]
     assert list(channel["parameters"]) == ["level"]
+
+
+@pytest.mark.parametrize("version", ["3.0.0", "2.6.0"])
+def test_retry_and_dead_letter_channels_are_valid(
+    version: Any, tmp_path: Path, asyncapi_parser: Validate, artifacts: Path
+) -> None:
+    """A subscriber with ``retry=`` and ``dead_letter=``: its retry topics and its
+    dead-letter topic are channels of their own."""
+    broker = KafkaBroker()
+
+    @broker.subscriber("orders", group_id="billing", retry=Retry(delays=(1, 60)), dead_letter="dlq")
+    async def bill(order: service.Order) -> None:
+        """Bill an order."""
+
+    document = build_document(App(broker), version)
+    path = tmp_path / "retries.json"
+    path.write_text(to_json(document))
+
+    report = asyncapi_parser(path)
+    _report(report, artifacts, f"{version}-retries")
+
+    assert _errors(report) == []
+    assert report["valid"]
+    assert {"orders.billing.retry-1", "orders.billing.retry-2", "dlq"} <= set(document["channels"])

@@ -143,6 +143,27 @@ def _addresses(sub: Subscriber) -> list[ChannelAddress]:
     return [ChannelAddress(topic) for topic in topics]
 
 
+def _retry_channels(sub: Subscriber) -> list[tuple[Action, str, str]]:
+    """The retry topics a subscriber with ``retry=`` receives from (and writes to), and
+    the dead-letter topic it writes to (``kafka/_retry.py``)."""
+    retrier = sub.retrier
+    if retrier is None:
+        return []
+    channels: list[tuple[Action, str, str]] = []
+    for topic, names in retrier.retry_topics.items():
+        for n, (name, delay) in enumerate(zip(names, retrier.delays, strict=True), 1):
+            about = f"Retry {n} of {topic}: a failed message, handled again {delay:g} s later"
+            channels.append(("receive", name, about))
+    if retrier.dead_letter is not None:
+        about = (
+            f"Dead letters of {', '.join(sub.topics)}: messages that failed for good, with "
+            "topicflow-original-topic/-partition/-offset, -attempts, -exception-type and "
+            "-exception-message headers"
+        )
+        channels.append(("send", retrier.dead_letter, about))
+    return channels
+
+
 def _body_type(sub: Subscriber) -> Any:
     """The type of one message the subscriber accepts, or UNKNOWN.
 
@@ -231,6 +252,20 @@ class _Collector:
                         title=sub.title,
                         description=description,
                         group_id=sub.group_id,
+                        client_id=client_id,
+                    )
+                )
+            for action, topic, about in _retry_channels(sub):
+                self.drafts.append(
+                    _Draft(
+                        action=action,
+                        address=ChannelAddress(topic),
+                        servers=servers,
+                        name=name,
+                        payloads=[body],
+                        message_hint=f"{name or topic}_message",
+                        description=about,
+                        group_id=sub.group_id if action == "receive" else None,
                         client_id=client_id,
                     )
                 )

@@ -31,11 +31,13 @@ from typing import TYPE_CHECKING, Any
 from topicflow.ack import AckPolicy, Outcome
 from topicflow.exceptions import DecodeError, IgnoredException, SetupError, SubscriberNotFound
 from topicflow.kafka._failures import failure_of, forget_failure
+from topicflow.kafka._transport import TopicPartition
 from topicflow.kafka.topic import Topic, topic_name_problem
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence
 
+    from topicflow.kafka._failures import Failures
     from topicflow.kafka._options import SubscriberConfig
     from topicflow.kafka._runtime import Runtime
     from topicflow.kafka._seam import Transport
@@ -193,7 +195,7 @@ class Retrier:
         topics: Sequence[str],
         prefix: str,
         runtime: Runtime,
-        owner: str,
+        failures: Failures,
     ) -> None:
         self.retry: Retry | None = config.retry
         dead_letter = config.dead_letter
@@ -206,7 +208,9 @@ class Retrier:
         self.dead_letter: str | None = dead_letter
         self._transport = runtime.transport
         self._logger = runtime.logger
-        self._owner = owner
+        self._owner = failures.owner
+        #: Told of each retry and dead letter (metrics), if anything watches.
+        self._watch = failures.watch
         delays: tuple[float, ...] = tuple(self.retry.delays) if self.retry else ()
         self.delays = delays
         self.blocking = self.retry is not None and self.retry.blocking
@@ -286,6 +290,8 @@ class Retrier:
             if failed <= len(self.delays):
                 self._failures[key] = failed
                 forget_failure(msg)
+                if self._watch is not None:
+                    self._watch.retried(TopicPartition(record.topic, record.partition))
                 return Outcome.NACK  # redelivered in place after delays[failed - 1]
             self._failures.pop(key, None)
             return await self._to_dead_letter(msg, exc, failed)
@@ -363,6 +369,10 @@ class Retrier:
             topic,
         )
         forget_failure(msg)  # handled by configuration: the test broker's publish does not raise
+        if self._watch is not None:
+            origin = self._origin.get(record.topic)
+            first = TopicPartition(origin[0] if origin else record.topic, record.partition)
+            (self._watch.retried if due is not None else self._watch.dead_lettered)(first)
         return outcome
 
     def headers(

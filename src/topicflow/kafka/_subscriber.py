@@ -238,7 +238,7 @@ class Subscriber(Handlerless):
         self._failures.stop = self._stop_requested
         self._pipeline = self._build_pipeline(for_subscriber(scope, config.group_id), runtime)
         if config.retry is not None or config.dead_letter is not None:
-            self.retrier = Retrier(config, self._topics, prefix, runtime, repr(self))
+            self.retrier = Retrier(config, self._topics, prefix, runtime, self._failures)
             self._pipeline = self.retrier.wrap(self._pipeline)
 
     def _resolve_policy(self, policy: AckPolicy | None) -> AckPolicy:

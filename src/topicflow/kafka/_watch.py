@@ -9,7 +9,8 @@ subscriber's middlewares; for each consumer group it gives a
   ``read_committed``), as the client read them from its fetch response;
 - the positions committed (:class:`~topicflow.ack.OffsetCommitter`'s commits);
 - assignments and revokes (a rebalance);
-- each poison message rejected, and each restart of the fetch loop after a crash.
+- each poison message rejected, and each restart of the fetch loop after a crash;
+- each failed message sent to retry or to the dead-letter topic (``kafka/_retry.py``).
 
 Fetches and commits are seen at the seam: :func:`watched` wraps a consumer in
 a :class:`WatchedConsumer` when there is a watch, and gives the consumer itself
@@ -70,6 +71,12 @@ class ConsumerWatch(Protocol):
 
     def restarted(self) -> None:
         """The fetch loop crashed and is started again."""
+
+    def retried(self, tp: TopicPartition) -> None:
+        """A failed message first read from ``tp`` was sent to retry (``retry=``)."""
+
+    def dead_lettered(self, tp: TopicPartition) -> None:
+        """A message first read from ``tp`` was written to its dead-letter topic."""
 
 
 @runtime_checkable
@@ -218,3 +225,11 @@ class _Watches:
     def restarted(self) -> None:
         for watch in self._watches:
             watch.restarted()
+
+    def retried(self, tp: TopicPartition) -> None:
+        for watch in self._watches:
+            watch.retried(tp)
+
+    def dead_lettered(self, tp: TopicPartition) -> None:
+        for watch in self._watches:
+            watch.dead_lettered(tp)

@@ -1,5 +1,5 @@
 """The Kafka consumer metrics: lag, committed offsets, assignments, rebalances, poison
-messages and fetch-loop restarts, per consumer group.
+messages, fetch-loop restarts, and messages retried and dead-lettered, per consumer group.
 
 :class:`GroupWatch` is the :class:`~topicflow.kafka._watch.ConsumerWatch` a
 ``KafkaPrometheusMiddleware`` gives each consumer group of its subscribers; it
@@ -56,6 +56,9 @@ class GroupWatch:
         self.rebalances = [0, created]
         self.restarts = [0, created]
         self.poison: dict[str, list[float]] = {}
+        #: By the topic the message was first read from.
+        self.retries: dict[str, list[float]] = {}
+        self.dead_letters: dict[str, list[float]] = {}
 
     def _partition(self, tp: TopicPartition) -> _Partition:
         partition = self.partitions.get(tp)
@@ -90,10 +93,13 @@ class GroupWatch:
         self.owned.difference_update(tps)
 
     def poisoned(self, tp: TopicPartition) -> None:
-        entry = self.poison.get(tp.topic)
-        if entry is None:
-            entry = self.poison[tp.topic] = [0, time.time()]
-        entry[0] += 1
+        _bump(self.poison, tp.topic)
+
+    def retried(self, tp: TopicPartition) -> None:
+        _bump(self.retries, tp.topic)
+
+    def dead_lettered(self, tp: TopicPartition) -> None:
+        _bump(self.dead_letters, tp.topic)
 
     def restarted(self) -> None:
         self.restarts[0] += 1
@@ -133,6 +139,8 @@ class ConsumerFamilies:
         rebalances = Metric(f"{p}_rebalances", "Assignments received", "counter")
         poison = Metric(f"{p}_poison_messages", "Poison messages rejected", "counter")
         restarts = Metric(f"{p}_fetch_restarts", "Fetch loop restarts after a crash", "counter")
+        retried = Metric(f"{p}_retried_messages", "Failed messages sent to retry", "counter")
+        dead = Metric(f"{p}_dead_lettered_messages", "Messages dead-lettered", "counter")
         for (app, group), watch in list(self.groups.items()):
             labels = {"app_name": app, "group": group}
             for tp, partition in list(watch.partitions.items()):
@@ -145,9 +153,19 @@ class ConsumerFamilies:
             assigned.add_sample(assigned.name, labels, len(watch.owned))
             _count(rebalances, labels, watch.rebalances, created)
             _count(restarts, labels, watch.restarts, created)
-            for topic, entry in list(watch.poison.items()):
-                _count(poison, {**labels, "topic": topic}, entry, created)
-        yield from (lag, committed, assigned, rebalances, poison, restarts)
+            for metric, counts in ((poison, watch.poison), (retried, watch.retries)):
+                for topic, entry in list(counts.items()):
+                    _count(metric, {**labels, "topic": topic}, entry, created)
+            for topic, entry in list(watch.dead_letters.items()):
+                _count(dead, {**labels, "topic": topic}, entry, created)
+        yield from (lag, committed, assigned, rebalances, poison, restarts, retried, dead)
+
+
+def _bump(counts: dict[str, list[float]], topic: str) -> None:
+    entry = counts.get(topic)
+    if entry is None:
+        entry = counts[topic] = [0, time.time()]
+    entry[0] += 1
 
 
 def _count(metric: Metric, labels: dict[str, str], entry: list[float], created: bool) -> None:

@@ -74,7 +74,8 @@ class KafkaPrometheusMiddleware(PrometheusMiddleware):
     the names are FastStream's. And the consumers': ``<prefix>_kafka_consumer_lag``,
     ``..._kafka_committed_offset``, ``..._kafka_assigned_partitions``,
     ``..._kafka_rebalances_total``, ``..._kafka_poison_messages_total``,
-    ``..._kafka_fetch_restarts_total``.
+    ``..._kafka_fetch_restarts_total``, ``..._kafka_retried_messages_total``,
+    ``..._kafka_dead_lettered_messages_total`` (``retry=``, ``dead_letter=``).
 
     Args:
         registry: the ``prometheus_client.CollectorRegistry`` the metrics live in.

@@ -1,0 +1,136 @@
+"""retry= and dead_letter= without Kafka: what registration refuses, the topic names,
+what the test broker shows, AsyncAPI, and the Prometheus counters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from topicflow import AckPolicy, App, SetupError
+from topicflow.asyncapi import build_document
+from topicflow.kafka import KafkaBroker, KafkaMessage, KafkaRouter, Retry, TestKafkaBroker
+from topicflow.kafka.prometheus import KafkaPrometheusMiddleware
+
+pytestmark = pytest.mark.timeout(30)
+
+
+@pytest.mark.parametrize(
+    ("options", "fix"),
+    [
+        ({"batch": True, "group_id": "g"}, "drop batch=True"),
+        ({}, "add group_id="),
+        ({"group_id": "g", "ack_policy": AckPolicy.ACK_FIRST}, "AckPolicy.ACK"),
+        ({"group_id": "g", "dead_letter": "orders"}, "another topic"),
+        ({"group_id": "g", "dead_letter": "no spaces"}, "not a Kafka topic name"),
+    ],
+)
+def test_registration_refuses_what_cannot_work(options: dict[str, Any], fix: str) -> None:
+    broker = KafkaBroker()
+    with pytest.raises(SetupError, match=fix):
+        broker.subscriber("orders", retry=Retry(delays=(1.0,)), **options)
+
+
+def test_a_pattern_cannot_name_retry_topics() -> None:
+    with pytest.raises(SetupError, match="needs named topics"):
+        KafkaBroker().subscriber(pattern="orders.*", group_id="g", retry=Retry(delays=(1.0,)))
+
+
+@pytest.mark.parametrize("delays", [(), (-1.0,), (float("inf"),)])
+def test_retry_needs_delays_in_seconds(delays: tuple[float, ...]) -> None:
+    with pytest.raises(SetupError, match="delay"):
+        Retry(delays=delays)
+
+
+def test_blocking_retries_and_dead_letters_need_no_group() -> None:
+    broker = KafkaBroker()
+    broker.subscriber("a", retry=Retry(delays=(0.1,), blocking=True), dead_letter="a.dlq")
+    broker.subscriber("b", dead_letter="b.dlq", max_workers=2)
+
+
+async def test_two_groups_of_one_topic_have_their_own_retry_topics() -> None:
+    broker = KafkaBroker(logger=None)
+    router = KafkaRouter(prefix="eu.")
+    seen: list[tuple[str, str]] = []
+
+    def failing(group: str) -> Any:
+        async def handle(msg: KafkaMessage) -> None:
+            seen.append((group, msg.topic))
+            raise ValueError("fails")
+
+        return handle
+
+    router.subscriber("orders", group_id="billing", retry=Retry(delays=(0.05,)))(failing("billing"))
+    router.subscriber("orders", group_id="audit", retry=Retry(delays=(0.05,)), dead_letter="dlq")(
+        failing("audit")
+    )
+    dead: list[KafkaMessage] = []
+
+    @broker.subscriber("eu.dlq", group_id="ops")  # a router's prefix names its dead letters too
+    async def ops(msg: KafkaMessage) -> None:
+        dead.append(msg)
+
+    broker.include_router(router)
+    async with TestKafkaBroker(broker) as br:
+        await br.publish("x", "eu.orders")  # returns once every retry is done
+    assert sorted(seen) == [
+        ("audit", "eu.orders"),
+        ("audit", "eu.orders.audit.retry-1"),
+        ("billing", "eu.orders"),
+        ("billing", "eu.orders.billing.retry-1"),
+    ]
+    assert [m.headers["topicflow-attempts"] for m in dead] == ["2"]
+
+
+async def test_the_test_broker_waits_for_retries_and_raises_nothing() -> None:
+    broker = KafkaBroker(logger=None)
+
+    @broker.subscriber("orders", group_id="g", retry=Retry(delays=(0.05, 0.05)), dead_letter="d")
+    async def bill(n: int) -> None:
+        raise ValueError(n)
+
+    async with TestKafkaBroker(broker) as br:
+        await br.publish(1, "orders")
+        assert bill.mock.call_count == 3  # type: ignore[attr-defined]
+
+
+def test_asyncapi_shows_the_retry_and_dead_letter_channels() -> None:
+    broker = KafkaBroker()
+
+    @broker.subscriber("orders", group_id="billing", retry=Retry(delays=(1, 10)), dead_letter="dlq")
+    async def bill(n: int) -> None: ...
+
+    document = build_document(App(broker))
+    assert set(document["channels"]) == {
+        "orders",
+        "orders.billing.retry-1",
+        "orders.billing.retry-2",
+        "dlq",
+    }
+    actions = {
+        op["channel"]["$ref"].split("/")[-1]: op["action"] for op in document["operations"].values()
+    }
+    assert actions == {
+        "orders": "receive",
+        "orders.billing.retry-1": "receive",
+        "orders.billing.retry-2": "receive",
+        "dlq": "send",
+    }
+
+
+async def test_prometheus_counts_retried_and_dead_lettered_messages() -> None:
+    registry = CollectorRegistry()
+    broker = KafkaBroker(middlewares=[KafkaPrometheusMiddleware(registry=registry)], logger=None)
+
+    @broker.subscriber("orders", group_id="g", retry=Retry(delays=(0.05, 0.05)), dead_letter="d")
+    async def bill(n: int) -> None:
+        raise ValueError(n)
+
+    async with TestKafkaBroker(broker) as br:
+        await br.publish(1, "orders")
+        await br.publish(b"poison", "orders")
+        where = {"app_name": "topicflow", "group": "g", "topic": "orders"}
+        retried = registry.get_sample_value("topicflow_kafka_retried_messages_total", where)
+        dead = registry.get_sample_value("topicflow_kafka_dead_lettered_messages_total", where)
+    assert (retried, dead) == (2, 2)
