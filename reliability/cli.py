@@ -16,7 +16,7 @@ from pathlib import Path
 from reliability.clusters import SINGLE_PORT, TRIPLE_PORT, ClusterError, LocalCluster
 from reliability.context import FULL, SHORT, Context
 from reliability.report import ROOT, Row, failures, heading, table
-from reliability.scenarios import failover, poison, rebalance, restarts
+from reliability.scenarios import failover, poison, rebalance, restarts, retries
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,7 @@ SCENARIOS = {
         Scenario("4", "leader failover", failover.failover, "triple"),
         Scenario("5", "poison flood", poison.poison_flood, "single"),
         Scenario("6", "hot handler", restarts.hot_handler, "single"),
+        Scenario("7", "retries, kill -9 while they wait", retries.retries, "single"),
     )
 }
 

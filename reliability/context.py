@@ -33,6 +33,8 @@ class Scale:
     poison_grace: float
     hot_messages: int
     hot_interval_ms: int
+    retry_messages: int
+    retry_rate: int
 
 
 FULL = Scale(
@@ -50,6 +52,8 @@ FULL = Scale(
     poison_grace=60,
     hot_messages=20_000,
     hot_interval_ms=500,
+    retry_messages=12_000,
+    retry_rate=400,
 )
 SHORT = Scale(
     kill_messages=9_000,
@@ -66,6 +70,8 @@ SHORT = Scale(
     poison_grace=20,
     hot_messages=5_000,
     hot_interval_ms=500,
+    retry_messages=3_000,
+    retry_rate=300,
 )
 
 

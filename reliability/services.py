@@ -121,3 +121,38 @@ async def publish_all(total, rate):
 async def begin():
     running.add(asyncio.create_task(publish_all({total}, {rate})))
 """
+
+#: Scenario 7: every id ending in 0 always fails (retried twice, then dead-lettered),
+#: every id ending in 5 fails once (its first retry succeeds). Handlings on the main
+#: topic go to $FAULTS_OUT, those on a retry topic to $FAULTS_OUT.retries.
+RETRY_CONSUMER = """\
+import os
+import time
+
+from topicflow import App
+from topicflow.kafka import KafkaBroker, KafkaMessage, Retry
+
+broker = KafkaBroker({bootstrap!r}, graceful_timeout=10)
+app = App(broker)
+out = open(os.environ["FAULTS_OUT"], "a", buffering=1)
+retries = open(os.environ["FAULTS_OUT"] + ".retries", "a", buffering=1)
+
+
+@broker.subscriber(
+    {topic!r},
+    group_id={group!r},
+    auto_offset_reset="earliest",
+    auto_commit_interval_ms=500,
+    session_timeout_ms={session_ms},
+    heartbeat_interval_ms={heartbeat_ms},
+    retry=Retry(delays={delays!r}),
+    dead_letter={dlq!r},
+)
+async def handle(n: int, msg: KafkaMessage) -> None:
+    first = msg.topic == {topic!r}
+    (out if first else retries).write(f"{{n}} {{time.time():.6f}}\\n")
+    if n % 10 == 0:
+        raise ValueError(f"{{n}} always fails")
+    if n % 10 == 5 and first:
+        raise ValueError(f"{{n}} fails once")
+"""

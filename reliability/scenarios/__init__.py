@@ -1,1 +1,1 @@
-"""The six scenarios of the fault suite; each returns the rows of its figures."""
+"""The seven scenarios of the fault suite; each returns the rows of its figures."""

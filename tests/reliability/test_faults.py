@@ -47,7 +47,7 @@ async def _check(key: str, ctx: Context) -> None:
         pytest.fail("targets missed:\n" + table(rows), pytrace=False)
 
 
-@pytest.mark.parametrize("key", ["1", "2", "3", "5", "6"])
+@pytest.mark.parametrize("key", ["1", "2", "3", "5", "6", "7"])
 async def test_scenario_on_one_broker(key: str, single: LocalCluster, tmp_path: Path) -> None:
     await _check(key, Context(scale=SHORT, folder=tmp_path, single=single))
 
