@@ -28,7 +28,9 @@ rebalance handler it is given) hands records out, a :class:`HandOff`:
 * ``FETCH``: the rule above;
 * ``WORKERS``: the loop passes records to workers and asks for more at once
   (``ConcurrentDefaultSubscriber``); each worker reports the end of each record
-  (:meth:`DeliveryLedger.handling`);
+  (:meth:`DeliveryLedger.handling`). A subscriber's retry consumer
+  (``kafka/_retry_loop.py``) is one too: it seeks back to a record not due yet,
+  which a seek would otherwise count as handled, so each record reports its end;
 * ``QUEUE``: the loop queues records for ``get_one()``; they wait for the test to
   take them, so nothing waits for this consumer.
 
