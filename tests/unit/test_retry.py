@@ -134,3 +134,18 @@ async def test_prometheus_counts_retried_and_dead_lettered_messages() -> None:
         retried = registry.get_sample_value("topicflow_kafka_retried_messages_total", where)
         dead = registry.get_sample_value("topicflow_kafka_dead_lettered_messages_total", where)
     assert (retried, dead) == (2, 2)
+
+
+async def test_the_retry_consumer_has_a_static_member_id_of_its_own() -> None:
+    broker = KafkaBroker(logger=None)
+    sub = broker.subscriber(
+        "orders", group_id="g", group_instance_id="pod-1", retry=Retry(delays=(0.05,))
+    )
+
+    @sub
+    async def bill(n: int) -> None: ...
+
+    async with TestKafkaBroker(broker):
+        assert sub.retrier is not None
+        assert sub.retrier.options(sub.config.consumer)["group_instance_id"] == "pod-1-retries"
+        assert sub.config.consumer["group_instance_id"] == "pod-1"

@@ -35,7 +35,7 @@ from topicflow.kafka._transport import TopicPartition
 from topicflow.kafka.topic import Topic, topic_name_problem
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Sequence
+    from collections.abc import Awaitable, Callable, Mapping, Sequence
 
     from topicflow.kafka._failures import Failures
     from topicflow.kafka._options import SubscriberConfig
@@ -236,15 +236,25 @@ class Retrier:
         """The retry topics its retry consumer reads (none in blocking mode)."""
         return tuple(self._origin)
 
+    def options(self, consumer: Mapping[str, Any]) -> dict[str, Any]:
+        """The retry consumer's settings: the subscriber's, with a static member id of its
+        own (two members with one ``group_instance_id`` fence each other)."""
+        options = dict(consumer)
+        if options.get("group_instance_id"):
+            options["group_instance_id"] = f"{options['group_instance_id']}-retries"
+        return options
+
     def _declare(
         self, declared: Sequence[str], topics: Sequence[str], dead_letter: str | None
     ) -> list[Topic]:
         """The retry topics (with their main topic's partitions and replication when it is
-        a ``Topic``) and the dead-letter topic, created at start."""
+        a ``Topic``, not its configuration: compaction or a short retention there would
+        drop retries) and the dead-letter topic, created at start."""
         made: list[Topic] = []
         for given, real in zip(declared, topics, strict=True):
             like = given if isinstance(given, Topic) else Topic(real)
-            made.extend(like.renamed(name) for name in self.retry_topics.get(real, ()))
+            shape = (like.num_partitions, like.replication_factor)
+            made.extend(Topic(name, *shape) for name in self.retry_topics.get(real, ()))
         if dead_letter is not None:
             topic = dead_letter if isinstance(dead_letter, Topic) else Topic(dead_letter)
             if topic.declare:

@@ -371,14 +371,15 @@ class Subscriber(Handlerless):
         assert self._tasks is not None
         assert self._failures is not None
         name = config.group_id or ",".join(self._topics) or str(self._kafka_pattern or "manual")
-        retries = self.retrier.consumes if index < 0 and self.retrier else ()  # -1: retry topics
+        retrier = self.retrier if index < 0 else None  # -1: the consumer of its retry topics
+        retries = retrier.consumes if retrier is not None else ()
         if retries or self._consumer_count() > 1:
             name = f"{name} retries" if retries else f"{name}#{index}"
         loop = (RetryLoop if retries else ConsumerLoop)(
             ConsumerSpec(
                 topics=retries or self._topics,
                 group_id=config.group_id,
-                options=config.consumer,
+                options=retrier.options(config.consumer) if retrier else config.consumer,
                 pattern=self._kafka_pattern,
                 partitions=self._partitions,
             ),
