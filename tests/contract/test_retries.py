@@ -250,3 +250,39 @@ async def test_the_concurrent_kind_retries_too(backend: Backend, topic: str, gro
     assert handled == [topic, f"{topic}.{group}.retry-1"]
     assert dead[0].headers["topicflow-original-partition"] == "1"
     assert dead[0].headers["topicflow-attempts"] == "2"
+
+
+async def test_a_retry_pending_at_a_restart_is_not_skipped(
+    backend: Backend, topic: str, group: str
+) -> None:
+    """The default auto_offset_reset="latest" does not apply to retry topics: a retry
+    written before the restart, never committed by the retry consumer, still runs."""
+    dlq = f"{topic}.dlq"
+    handled: list[str] = []
+
+    def service(reset: Any) -> Any:
+        broker = backend.broker(logger=None)
+
+        @broker.subscriber(
+            Topic(topic), group_id=group, retry=Retry(delays=(1.0,)), dead_letter=dlq,
+            auto_offset_reset=reset,
+        )  # fmt: skip
+        async def bill(msg: KafkaMessage) -> None:
+            handled.append(msg.topic)
+            raise ValueError("always")
+
+        return broker
+
+    # The first run reads its topic from the start (a record published as a real
+    # consumer starts may land before "latest" is resolved); the second, which finds
+    # the main topic committed, runs with the default "latest".
+    first = service("earliest")
+    async with backend.run(first) as br:
+        publishing = asyncio.ensure_future(br.publish("x", topic))
+        await eventually(lambda: handled == [topic])
+        publishing.cancel()
+    second = service("latest")
+    dead = _dead_letters(second, dlq, group)
+    async with backend.run(second):
+        await eventually(lambda: len(dead) == 1, timeout=30)
+    assert handled == [topic, f"{topic}.{group}.retry-1"]

@@ -237,9 +237,12 @@ class Retrier:
         return tuple(self._origin)
 
     def options(self, consumer: Mapping[str, Any]) -> dict[str, Any]:
-        """The retry consumer's settings: the subscriber's, with a static member id of its
-        own (two members with one ``group_instance_id`` fence each other)."""
-        options = dict(consumer)
+        """The retry consumer's settings: the subscriber's, but from the earliest record
+        (every record of a retry topic is the group's: with "latest", a partition the group
+        has not committed yet would skip the retries written before it was assigned), and
+        with a static member id of its own (one ``group_instance_id`` on two members fences
+        one of them)."""
+        options = {**consumer, "auto_offset_reset": "earliest"}
         if options.get("group_instance_id"):
             options["group_instance_id"] = f"{options['group_instance_id']}-retries"
         return options
