@@ -306,8 +306,12 @@ class Retrier:
                 if self._watch is not None:
                     self._watch.retried(TopicPartition(record.topic, record.partition))
                 return Outcome.NACK  # redelivered in place after delays[failed - 1]
-            self._failures.pop(key, None)
-            return await self._to_dead_letter(msg, exc, failed)
+            outcome = await self._to_dead_letter(msg, exc, failed)
+            if outcome is Outcome.NACK:  # not written: straight to the dead letter next time
+                self._failures[key] = len(self.delays)
+            else:
+                self._failures.pop(key, None)
+            return outcome
         origin = self._origin.get(record.topic)
         handled = origin[1] + 1 if origin is not None else 1
         main = origin[0] if origin is not None else record.topic
@@ -347,10 +351,12 @@ class Retrier:
         record = msg.raw_message
         headers = self.headers(record, exc, handled, due)
         transport = self._transport()
+        # Kafka takes no record with neither key nor value: such a one keeps an empty value.
+        value = b"" if record.value is None and record.key is None else record.value
         try:
             future = await transport.send(
                 topic,
-                record.value,
+                value,
                 key=record.key,
                 partition=None,
                 timestamp_ms=None,
