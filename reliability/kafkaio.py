@@ -90,9 +90,11 @@ async def stream(
     partitions: int,
     rate: float,
     sent_all: asyncio.Event | None = None,
+    writes: dict[int, float] | None = None,
 ) -> None:
     """Write ``ids`` at ``rate`` records per second, as live traffic; set ``sent_all``
-    when the last one is handed to the client (its acknowledgement comes after)."""
+    when the last one is handed to the client (its acknowledgement comes after); note
+    in ``writes`` when each id was handed to it (unix time)."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     async with asyncio.timeout(TIMEOUT):
         await producer.start()
@@ -104,6 +106,8 @@ async def stream(
         while sent < total:
             due = min(total, int((time.monotonic() - began) * rate) + 1)
             for n in ids[sent:due]:
+                if writes is not None:
+                    writes[n] = time.time()
                 pending.append(
                     await producer.send(topic, str(n).encode(), partition=n % partitions)
                 )

@@ -18,14 +18,11 @@ before the send) and its first handling on the main topic, before the kill.
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import time
 
-from aiokafka import AIOKafkaProducer
-
 from reliability.context import HEARTBEAT_MS, SESSION_MS, Context
-from reliability.kafkaio import TIMEOUT, count_ids, create_topic, put
+from reliability.kafkaio import count_ids, create_topic, put, stream
 from reliability.procs import Lines, Services, wait_until
 from reliability.report import Row, count, seconds
 from reliability.services import RETRY_CONSUMER
@@ -66,7 +63,9 @@ async def retries(ctx: Context) -> list[Row]:
             lambda: services.handled().count(WARM_UP) >= PARTITIONS, READY_TIMEOUT
         ):
             notes.append("the service never handled the warm-up records")
-        await _stream(ctx.bootstrap, topic, total, scale.retry_rate, writes)
+        await stream(
+            ctx.bootstrap, topic, range(total), PARTITIONS, scale.retry_rate, writes=writes
+        )
         await wait_until(lambda: set(range(total)) <= set(services.handled()), 30)
         first_handled: dict[int, float] = {}
         for ident, stamp in service.lines.read():
@@ -133,28 +132,3 @@ async def retries(ctx: Context) -> list[Row]:
             "longest wait of an id from its write to its first handling, while retries wait",
         ),
     ]
-
-
-async def _stream(
-    bootstrap: str, topic: str, total: int, rate: float, writes: dict[int, float]
-) -> None:
-    """Write ids 0..total-1 at ``rate`` per second, noting when each was handed to
-    the client."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    async with asyncio.timeout(TIMEOUT):
-        await producer.start()
-    began = time.monotonic()
-    try:
-        pending = []
-        sent = 0
-        while sent < total:
-            due = min(total, int((time.monotonic() - began) * rate) + 1)
-            for n in range(sent, due):
-                writes[n] = time.time()
-                pending.append(await producer.send(topic, str(n).encode(), partition=n % 3))
-            sent = due
-            await asyncio.sleep(0.01)
-        async with asyncio.timeout(TIMEOUT):
-            await asyncio.gather(*pending)
-    finally:
-        await producer.stop()
