@@ -13,6 +13,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.structs import TopicPartition as KafkaTopicPartition
 
 from tests.helpers import committed_offsets, eventually, read_all
 from topicflow.kafka import KafkaBroker, Retry, TopicPartition
@@ -165,3 +169,45 @@ async def test_dlq_show_and_replay_twice_replays_once(
         names = [name for name, _ in record.headers]
         assert ("tenant", b"acme") in record.headers
         assert not [name for name in names if name.startswith("topicflow-")]
+
+
+async def test_a_dead_letter_write_that_fails_loses_nothing(
+    bootstrap: str, topic: str, group: str
+) -> None:
+    """The dead-letter topic refuses the record (too large for it): the message is not
+    finished but redelivered, and written once the topic takes it."""
+    dlq = f"{topic}.dlq"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(dlq, 1, 1, topic_configs={"max.message.bytes": "200"})])
+        broker = KafkaBroker(bootstrap, logger=None)
+        handled: list[int] = []
+
+        @broker.subscriber(topic, group_id=group, auto_offset_reset="earliest", dead_letter=dlq)
+        async def refuse(body: bytes) -> None:
+            handled.append(len(body))
+            raise ValueError("refused")
+
+        async with broker:
+            await broker.start()
+            await broker.publish(b"x" * 500, topic)
+            await eventually(lambda: len(handled) >= 3, timeout=30)  # written? no: again
+            assert await _end(bootstrap, dlq) == 0
+            resource = ConfigResource(ConfigResourceType.TOPIC, dlq, {"max.message.bytes": "10000"})
+            await admin.alter_configs([resource])
+            (record,) = await read_all(bootstrap, dlq, 1, timeout=30)
+        assert record.value == b"x" * 500
+        assert sum((await committed_offsets(bootstrap, group)).values()) == 1
+    finally:
+        await admin.close()
+
+
+async def _end(bootstrap: str, topic: str) -> int:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        ends = await consumer.end_offsets([KafkaTopicPartition(topic, 0)])
+    finally:
+        await consumer.stop()
+    return int(sum(ends.values()))
