@@ -236,6 +236,35 @@ async def test_listener_and_static_membership(bootstrap: str, topic: str, group:
         assert "assigned [0]" in events
 
 
+async def test_static_membership_with_several_consumers_gives_each_its_own_member_id(
+    bootstrap: str, topic: str, group: str, create_topic: Any
+) -> None:
+    await create_topic(topic, 2)
+    broker = KafkaBroker(bootstrap)
+    got: list[int] = []
+
+    sub = broker.subscriber(
+        topic,
+        group_id=group,
+        max_workers=2,
+        group_instance_id=f"{group}-pod",
+        auto_offset_reset="earliest",
+    )
+
+    @sub
+    async def handle(n: int) -> None:
+        got.append(n)
+
+    async with broker:
+        await broker.start()
+        for n in range(2):
+            await broker.publish(n, topic, partition=n)
+        await eventually(lambda: sorted(got) == [0, 1])
+        # Both members stay in the group (one shared id would fence one of them).
+        assert await broker.ready(timeout=5), (await broker.ready(timeout=5)).problems
+        assert all(loop.running for loop in sub.consumers)
+
+
 async def test_ack_first_commits_before_the_handler_finishes(
     bootstrap: str, topic: str, group: str
 ) -> None:

@@ -375,11 +375,15 @@ class Subscriber(Handlerless):
         retries = retrier.consumes if retrier is not None else ()
         if retries or self._consumer_count() > 1:
             name = f"{name} retries" if retries else f"{name}#{index}"
+        options = retrier.options(config.consumer) if retrier else config.consumer
+        if self._consumer_count() > 1 and options.get("group_instance_id") and index >= 0:
+            # One static member id on two members would fence one: each gets its own.
+            options = {**options, "group_instance_id": f"{options['group_instance_id']}-{index}"}
         loop = (RetryLoop if retries else ConsumerLoop)(
             ConsumerSpec(
                 topics=retries or self._topics,
                 group_id=config.group_id,
-                options=retrier.options(config.consumer) if retrier else config.consumer,
+                options=options,
                 pattern=self._kafka_pattern,
                 partitions=self._partitions,
             ),
