@@ -19,7 +19,29 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
-__all__ = ["LOG_LEVELS", "level_of", "load_log_config", "loop_factory", "parse_extra_options"]
+__all__ = [
+    "APP_DIR_OPTION",
+    "FACTORY_OPTION",
+    "LOG_LEVELS",
+    "level_of",
+    "load_log_config",
+    "loop_factory",
+    "parse_extra_options",
+]
+
+#: ``--app-dir``, as every command that imports MODULE:APP takes it.
+APP_DIR_OPTION = click.option(
+    "--app-dir",
+    default=".",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    envvar="TOPICFLOW_APP_DIR",
+    help="Folder put first on sys.path before MODULE is imported.",
+)
+#: ``-f/--factory``, likewise.
+FACTORY_OPTION = click.option(
+    "-f", "--factory", is_flag=True, help="MODULE:APP is a function that returns the App."
+)
 
 #: ``--log-level`` names (FastStream's, with its synonyms) -> logging levels.
 #: ``notset`` leaves the default, INFO.

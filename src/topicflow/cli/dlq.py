@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from topicflow.cli._load import load_app
+from topicflow.cli._options import APP_DIR_OPTION, FACTORY_OPTION
 from topicflow.exceptions import TopicflowError
 from topicflow.kafka._dlq import REPLAY_GROUP, replay, show
 
@@ -39,17 +40,6 @@ _IDLE = click.option(
     show_default=True,
     help="Stop once no record came for this many seconds.",
 )
-_APP_DIR = click.option(
-    "--app-dir",
-    default=".",
-    show_default=True,
-    type=click.Path(file_okay=False),
-    envvar="TOPICFLOW_APP_DIR",
-    help="Folder put first on sys.path before MODULE is imported.",
-)
-_FACTORY = click.option(
-    "-f", "--factory", is_flag=True, help="MODULE:APP is a function that returns the App."
-)
 
 
 @click.group()
@@ -62,8 +52,8 @@ def dlq() -> None:
 @_TOPIC
 @_LIMIT
 @_IDLE
-@_APP_DIR
-@_FACTORY
+@APP_DIR_OPTION
+@FACTORY_OPTION
 def show_command(
     app_path: str, topic: str, limit: int | None, idle: float, app_dir: str, factory: bool
 ) -> None:
@@ -81,8 +71,8 @@ def show_command(
 )
 @_LIMIT
 @_IDLE
-@_APP_DIR
-@_FACTORY
+@APP_DIR_OPTION
+@FACTORY_OPTION
 def replay_command(
     app_path: str,
     topic: str,

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, cast
 import click
 
 from topicflow.cli._load import load_app
+from topicflow.cli._options import APP_DIR_OPTION, FACTORY_OPTION
 
 if TYPE_CHECKING:
     from types import FrameType
@@ -24,18 +25,6 @@ if TYPE_CHECKING:
     from topicflow.asyncapi import AsyncAPIVersion
 
 __all__ = ["docs"]
-
-_APP_DIR = click.option(
-    "--app-dir",
-    default=".",
-    show_default=True,
-    type=click.Path(file_okay=False),
-    envvar="TOPICFLOW_APP_DIR",
-    help="Folder put first on sys.path before MODULE is imported.",
-)
-_FACTORY = click.option(
-    "-f", "--factory", is_flag=True, help="MODULE:APP is a function that returns the App."
-)
 
 
 @click.group()
@@ -60,8 +49,8 @@ def docs() -> None:
     help="The AsyncAPI version of the document (default: the App's "
     "specification=AsyncAPI(schema_version=...), 3.0.0 unless it says otherwise).",
 )
-@_APP_DIR
-@_FACTORY
+@APP_DIR_OPTION
+@FACTORY_OPTION
 def gen(
     app_path: str,
     as_yaml: bool,
@@ -96,8 +85,8 @@ def gen(
 @click.option(
     "--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="0: any free."
 )
-@_APP_DIR
-@_FACTORY
+@APP_DIR_OPTION
+@FACTORY_OPTION
 @click.option(
     "-r", "--reload", is_flag=True, help="Serve again when the app's .py files (or FILE) change."
 )

@@ -17,6 +17,8 @@ import click
 
 from topicflow.cli._load import load_app
 from topicflow.cli._options import (
+    APP_DIR_OPTION,
+    FACTORY_OPTION,
     LOG_LEVELS,
     level_of,
     load_log_config,
@@ -66,9 +68,7 @@ cli.add_command(publish)
     metavar="EXT",
     help="With --reload: restart on changes to files with this extension too (repeatable).",
 )
-@click.option(
-    "-f", "--factory", is_flag=True, help="MODULE:APP is a function that returns the App."
-)
+@FACTORY_OPTION
 @click.option(
     "-l",
     "--log-level",
@@ -84,14 +84,7 @@ cli.add_command(publish)
     metavar="FILE",
     help="Configure logging from FILE, a logging dictConfig in .json, .yaml/.yml or .toml.",
 )
-@click.option(
-    "--app-dir",
-    default=".",
-    show_default=True,
-    type=click.Path(file_okay=False),
-    envvar="TOPICFLOW_APP_DIR",
-    help="Folder put first on sys.path before MODULE is imported.",
-)
+@APP_DIR_OPTION
 @click.option(
     "--loop",
     default="auto",
