@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
     from topicflow.kafka.message import KafkaMessage
 
-__all__ = ["ContextRepo", "HandlerInfo", "enter_consumer"]
+__all__ = ["MISSING", "ContextRepo", "HandlerInfo", "enter_consumer", "walk"]
 
 _MISSING: Any = object()
 #: Values set by :meth:`ContextRepo.scope`, for the task (and what it awaits) only.
@@ -133,14 +133,20 @@ class ContextRepo:
             value = message if head == "message" else self._globals.get(head, _MISSING)
         if value is None and head == "message":
             return _MISSING
-        for part in rest.split(".") if rest else ():
-            if value is _MISSING:
-                break
-            if isinstance(value, dict):
-                value = value.get(part, _MISSING)
-            else:
-                value = getattr(value, part, _MISSING)
-        return value
+        return walk(value, rest) if rest else value
 
 
 MISSING = _MISSING
+
+
+def walk(value: Any, path: str) -> Any:
+    """``value``'s item or attribute at the dotted ``path`` (``"headers.x"``), or
+    ``MISSING`` where a step finds nothing."""
+    for part in path.split("."):
+        if value is _MISSING:
+            break
+        if isinstance(value, dict):
+            value = value.get(part, _MISSING)
+        else:
+            value = getattr(value, part, _MISSING)
+    return value

@@ -239,18 +239,10 @@ class App:
             try:
                 await self.start(**options)
             except _StopRequested:
-                for broker in reversed(self.brokers):
-                    await broker.stop()
-                lifespan, self._lifespan = self._lifespan, None
-                if lifespan is not None:
-                    await lifespan.__aexit__(None, None, None)
+                await self._abandon_start()
                 return
             except BaseException:
-                for broker in reversed(self.brokers):
-                    await broker.stop()
-                lifespan, self._lifespan = self._lifespan, None
-                if lifespan is not None:
-                    await lifespan.__aexit__(None, None, None)
+                await self._abandon_start()
                 raise
             failure = await self._wait_for_exit(self._exit)
             if self.logger is not None:
@@ -265,6 +257,15 @@ class App:
             for sig in signals:
                 loop.remove_signal_handler(sig)
             self._exit = None
+
+    async def _abandon_start(self) -> None:
+        """After a start that failed or was cut short: stop what started and leave the
+        lifespan (no shutdown hooks: the app never ran)."""
+        for broker in reversed(self.brokers):
+            await broker.stop()
+        lifespan, self._lifespan = self._lifespan, None
+        if lifespan is not None:
+            await lifespan.__aexit__(None, None, None)
 
     async def _connect_waiting(self, broker: KafkaBroker, seconds: float) -> None:
         """Connect ``broker``, trying again until its cluster answers or ``seconds`` pass.

@@ -84,12 +84,7 @@ class TestApp:
         try:
             await app.start(**self.run_extra_options)
         except BaseException:
-            # As App.run() does: stop what started, leave the lifespan, no shutdown hooks.
-            for broker in reversed(app.brokers):
-                await broker.stop()
-            lifespan, app._lifespan = app._lifespan, None
-            if lifespan is not None:
-                await lifespan.__aexit__(None, None, None)
+            await app._abandon_start()  # as App.run() does
             raise
         return app
 

@@ -18,6 +18,7 @@ from urllib.parse import parse_qs
 
 from pydantic import TypeAdapter, ValidationError
 
+from topicflow._context import MISSING, walk
 from topicflow._resolvers import signature_of, split_annotation
 from topicflow.params import Context, ContextMarker
 
@@ -45,8 +46,6 @@ __all__ = [
     "json_response",
     "post",
 ]
-
-_MISSING: Any = object()
 
 
 class AsgiRequest:
@@ -240,12 +239,12 @@ def _resolver(
                 return request
             if key == "logger":
                 return handler.logger
-            value = _MISSING
+            value = MISSING
             if key.startswith("request."):
-                value = _dotted(request, key.removeprefix("request."))
+                value = walk(request, key.removeprefix("request."))
             elif handler.context is not None:
-                value = handler.context.get(key, _MISSING)
-            if value is _MISSING:
+                value = handler.context.get(key, MISSING)
+            if value is MISSING:
                 if default is ...:
                     raise LookupError(f"Context({key!r}) has no value")
                 return default
@@ -280,27 +279,16 @@ def _http_value(
 
     def value(request: AsgiRequest, handler: HttpHandler) -> Any:
         if marker.kind == "headers":
-            found: Any = request.headers.get(key, _MISSING)
+            found: Any = request.headers.get(key, MISSING)
         else:
             values = request.query_params.get(key)
-            found = _MISSING if not values else (values if many else values[-1])
-        if found is _MISSING:
+            found = MISSING if not values else (values if many else values[-1])
+        if found is MISSING:
             if default is ...:
                 raise LookupError(f"the request has no {what} {key!r}")
             return default
         return validate(found) if validate is not None else found
 
-    return value
-
-
-def _dotted(value: Any, path: str) -> Any:
-    for part in path.split("."):
-        if isinstance(value, dict):
-            value = value.get(part, _MISSING)
-        else:
-            value = getattr(value, part, _MISSING)
-        if value is _MISSING:
-            break
     return value
 
 

@@ -43,13 +43,12 @@ _UVICORN_OPTIONS = (
 
 class AsgiServing:
     """What makes an App an ASGI application: its routes, the ASGI lifespan, and
-    :meth:`run` over uvicorn. :class:`topicflow.asgi.AsgiFastStream` is an App with it."""
+    :meth:`serve` over uvicorn. :class:`topicflow.asgi.AsgiFastStream` is an App with it."""
 
     # Provided by App.
     brokers: list[KafkaBroker]
     logger: logging.Logger | None
     context: Any
-    _lifespan: Any
 
     async def start(self, **options: Any) -> None:
         raise NotImplementedError  # App's
@@ -141,11 +140,7 @@ class AsgiServing:
         await send({"type": "lifespan.shutdown.complete"})
 
     async def _abandon_start(self) -> None:
-        for broker in reversed(self.brokers):
-            await broker.stop()
-        lifespan, self._lifespan = self._lifespan, None
-        if lifespan is not None:
-            await lifespan.__aexit__(None, None, None)
+        raise NotImplementedError  # App's
 
     # -- serving -----------------------------------------------------------------
 
