@@ -1,5 +1,5 @@
 """retry= and dead_letter= without Kafka: what registration refuses, the topic names,
-what the test broker shows, AsyncAPI, and the Prometheus counters."""
+what the test broker shows, AsyncAPI, and the Prometheus and OpenTelemetry counters."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
+from tests.telemetry import Telemetry
 from topicflow import AckPolicy, App, SetupError
 from topicflow.asyncapi import build_document
 from topicflow.kafka import KafkaBroker, KafkaMessage, KafkaRouter, Retry, TestKafkaBroker
@@ -134,6 +135,30 @@ async def test_prometheus_counts_retried_and_dead_lettered_messages() -> None:
         retried = registry.get_sample_value("topicflow_kafka_retried_messages_total", where)
         dead = registry.get_sample_value("topicflow_kafka_dead_lettered_messages_total", where)
     assert (retried, dead) == (2, 2)
+
+
+async def test_opentelemetry_counts_retried_dead_lettered_and_poison_messages() -> None:
+    telemetry = Telemetry()
+    broker = KafkaBroker(middlewares=[telemetry.middleware()], logger=None)
+
+    @broker.subscriber("orders", group_id="g", retry=Retry(delays=(0.05, 0.05)), dead_letter="d")
+    async def bill(n: int) -> None:
+        raise ValueError(n)
+
+    try:
+        async with TestKafkaBroker(broker) as br:
+            await br.publish(1, "orders")
+            await br.publish(b"poison", "orders")
+            where = {"messaging.system": "kafka", "messaging.destination.name": "orders"}
+            where["messaging.consumer.group.name"] = "g"
+            counts = [
+                telemetry.points(f"topicflow.kafka.{name}_messages")
+                for name in ("retried", "dead_lettered", "poison")
+            ]
+    finally:
+        telemetry.shutdown()
+    # 1 failed twice on retry topics, then dead-lettered; the poison dead-lettered at once.
+    assert counts == [[(where, 2)], [(where, 2)], [(where, 1)]]
 
 
 async def test_the_retry_consumer_has_a_static_member_id_of_its_own() -> None:

@@ -51,6 +51,10 @@ PUBLISH_DURATION = "messaging.publish.duration"
 PROCESS_DURATION = "messaging.process.duration"
 PUBLISH_MESSAGES = "messaging.publish.messages"
 PROCESS_MESSAGES = "messaging.process.messages"
+# topicflow's own: no convention names these, so they are in topicflow's namespace.
+RETRIED_MESSAGES = "topicflow.kafka.retried_messages"
+DEAD_LETTERED_MESSAGES = "topicflow.kafka.dead_lettered_messages"
+POISON_MESSAGES = "topicflow.kafka.poison_messages"
 
 # Record headers of the W3C trace context and baggage (what FastStream reads and writes).
 TRACEPARENT = "traceparent"

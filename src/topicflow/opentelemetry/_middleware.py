@@ -31,13 +31,15 @@ from topicflow.opentelemetry import _attributes as a
 from topicflow.opentelemetry._baggage import Baggage, header_value, parse
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Sequence
+    from collections.abc import Awaitable, Callable, Mapping, Sequence
 
     from opentelemetry.metrics import Meter, MeterProvider
     from opentelemetry.trace import Span, SpanContext, TracerProvider
 
     from topicflow._context import ContextRepo
     from topicflow.kafka._per_subscriber import SubscriberFacts
+    from topicflow.kafka._transport import TopicPartition
+    from topicflow.kafka._watch import Progress
     from topicflow.kafka.publisher import PublishCommand
     from topicflow.opentelemetry._provider import TelemetrySettingsProvider
 
@@ -48,6 +50,12 @@ SCOPE = "topicflow"
 _TRACE_CONTEXT = TraceContextTextMapPropagator()
 #: Raised by handlers to finish a message as done: not a failed operation.
 _SUCCESSES = (AckMessage, SkipMessage, StopConsume)
+#: The counters of what the consume path reports (kafka/_watch.py), and their descriptions.
+_EVENTS = {
+    a.RETRIED_MESSAGES: "Failed messages sent to retry.",
+    a.DEAD_LETTERED_MESSAGES: "Messages written to the dead-letter topic.",
+    a.POISON_MESSAGES: "Poison messages rejected.",
+}
 
 
 class TelemetryMiddleware:
@@ -92,6 +100,11 @@ class TelemetryMiddleware:
 
     def __call__(self, msg: Any | None, *, context: ContextRepo) -> BaseMiddleware:
         return _Telemetry(msg, context, self)
+
+    def watch_consumer(self, group_id: str | None) -> _Events:
+        """What the consumers of ``group_id`` report that the middleware counts:
+        messages sent to retry, dead-lettered, and poison (``kafka/_watch.py``)."""
+        return _Events(self._metrics, group_id)
 
 
 class _Telemetry(BaseMiddleware):
@@ -246,6 +259,15 @@ class _Metrics:
                 unit="message",
                 description="Messages processed.",
             )
+        #: (kind, topic, group) -> [the attributes of its count, the count]
+        self.events: dict[tuple[str, str, str | None], list[Any]] = {}
+        for kind, description in _EVENTS.items():
+            meter.create_observable_counter(
+                kind,
+                [functools.partial(self._observe_events, kind)],
+                unit="message",
+                description=description,
+            )
 
     def _entry(self, topic: str, group: str | None, error: str | None, consumed: bool) -> list[Any]:
         key = (topic, group, error, consumed)
@@ -271,6 +293,25 @@ class _Metrics:
                 totals[topic, group] = (counted, count + (seen[1] if seen else 0))
         return [Observation(count, counted) for counted, count in totals.values()]
 
+    def _observe_events(self, kind: str, options: CallbackOptions) -> list[Observation]:
+        # Runs in the reader's thread, as _observe.
+        return [
+            Observation(count, counted)
+            for (of, _, _), (counted, count) in list(self.events.items())
+            if of == kind
+        ]
+
+    def event(self, kind: str, topic: str, group: str | None) -> None:
+        """One message of ``topic`` (as first consumed) retried, dead-lettered or poison."""
+        key = (kind, topic, group)
+        entry = self.events.get(key)
+        if entry is None:
+            counted: dict[str, Any] = {a.SYSTEM: a.KAFKA, a.DESTINATION: topic}
+            if group is not None:
+                counted[a.CONSUMER_GROUP] = group
+            entry = self.events[key] = [counted, 0]
+        entry[1] += 1
+
     def processed(
         self, topic: str, group: str | None, error: str | None, duration: float, count: int
     ) -> None:
@@ -282,6 +323,39 @@ class _Metrics:
         entry = self._entry(topic, None, error, False)
         self.publish_duration.record(duration, entry[0])
         entry[2] += count
+
+
+class _Events:
+    """The :class:`~topicflow.kafka._watch.ConsumerWatch` of one consumer group: counts
+    its retried, dead-lettered and poison messages; the rest it has no use for."""
+
+    def __init__(self, metrics: _Metrics, group: str | None) -> None:
+        self._metrics = metrics
+        self._group = group
+
+    def fetched(self, progress: Mapping[TopicPartition, Progress]) -> None:
+        pass
+
+    def committed(self, offsets: Mapping[TopicPartition, int]) -> None:
+        pass
+
+    def assigned(self, tps: set[TopicPartition]) -> None:
+        pass
+
+    def revoked(self, tps: set[TopicPartition]) -> None:
+        pass
+
+    def restarted(self) -> None:
+        pass
+
+    def poisoned(self, tp: TopicPartition) -> None:
+        self._metrics.event(a.POISON_MESSAGES, tp.topic, self._group)
+
+    def retried(self, tp: TopicPartition) -> None:
+        self._metrics.event(a.RETRIED_MESSAGES, tp.topic, self._group)
+
+    def dead_lettered(self, tp: TopicPartition) -> None:
+        self._metrics.event(a.DEAD_LETTERED_MESSAGES, tp.topic, self._group)
 
 
 def _failed(span: Span, exc: Exception) -> str:
