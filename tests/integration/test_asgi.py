@@ -389,7 +389,10 @@ def test_an_unreachable_cluster_or_a_taken_port_is_one_error_and_exit_1(tmp_path
     )
     assert down.returncode == 1, down.stderr
     assert "Error: KafkaUnavailableError: cannot reach Kafka at 127.0.0.1:1" in down.stderr
+    # Taken by another process, even one that lets others share it (as the workers of
+    # a `--workers N` service do): a service on its own does not share it.
     with socket.socket() as taken:
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]

@@ -173,7 +173,9 @@ class AsgiServing:
         sockets = None
         if "uds" not in served and "fd" not in served:
             try:
-                sockets = [_reusable_socket(host, port)]
+                # Only the processes of one `--workers N` share a port.
+                shared = hooks.get("worker_id") is not None
+                sockets = [_listening_socket(host, port, shared=shared)]
             except OSError as exc:
                 raise SetupError(
                     f"cannot serve HTTP on {host}:{port}: {exc.strerror or exc}; pass another "
@@ -223,13 +225,15 @@ def uvicorn_options(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, 
     return served, hooks
 
 
-def _reusable_socket(host: str, port: int) -> socket.socket:
-    """A listening socket with SO_REUSEPORT, so that ``--workers N`` processes share the
-    port (the kernel spreads connections over them)."""
+def _listening_socket(host: str, port: int, *, shared: bool) -> socket.socket:
+    """A listening socket; ``shared``: with SO_REUSEPORT, so that the processes of
+    ``--workers N`` share the port (the kernel spreads connections over them). A
+    process on its own binds the port alone: a port another process listens on, a
+    topicflow service's workers included, is refused."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    if hasattr(socket, "SO_REUSEPORT"):
+    if shared and hasattr(socket, "SO_REUSEPORT"):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
     sock.set_inheritable(True)
