@@ -35,6 +35,7 @@ __all__ = [
     "Histogram",
     "ProcessSeries",
     "PublishSeries",
+    "count",
     "families_for",
 ]
 
@@ -113,17 +114,11 @@ class ProcessSeries:
         self.exceptions: dict[str, list[float]] = {}
         self.created = time.time()
 
-    def processed(self, status: str, count: int = 1) -> None:
-        entry = self.status.get(status)
-        if entry is None:
-            entry = self.status[status] = [0, time.time()]
-        entry[0] += count
+    def processed(self, status: str, by: int = 1) -> None:
+        count(self.status, status, by)
 
     def failed(self, exception_type: str) -> None:
-        entry = self.exceptions.get(exception_type)
-        if entry is None:
-            entry = self.exceptions[exception_type] = [0, time.time()]
-        entry[0] += 1
+        count(self.exceptions, exception_type)
 
 
 class PublishSeries:
@@ -136,17 +131,20 @@ class PublishSeries:
         self.status: dict[str, list[float]] = {}
         self.exceptions: dict[str, list[float]] = {}
 
-    def published(self, status: str, count: int) -> None:
-        entry = self.status.get(status)
-        if entry is None:
-            entry = self.status[status] = [0, time.time()]
-        entry[0] += count
+    def published(self, status: str, by: int) -> None:
+        count(self.status, status, by)
 
     def failed(self, exception_type: str) -> None:
-        entry = self.exceptions.get(exception_type)
-        if entry is None:
-            entry = self.exceptions[exception_type] = [0, time.time()]
-        entry[0] += 1
+        count(self.exceptions, exception_type)
+
+
+def count(counters: dict[str, list[float]], label: str, by: int = 1) -> None:
+    """Add ``by`` to the counter of ``label`` in ``counters`` (label -> [count, created]),
+    made at 0 now if it is new."""
+    entry = counters.get(label)
+    if entry is None:
+        entry = counters[label] = [0, time.time()]
+    entry[0] += by
 
 
 class Families:

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING
 
 from prometheus_client.metrics_core import Metric
 
+from topicflow.prometheus._collector import count
+
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
 
@@ -93,13 +95,13 @@ class GroupWatch:
         self.owned.difference_update(tps)
 
     def poisoned(self, tp: TopicPartition) -> None:
-        _bump(self.poison, tp.topic)
+        count(self.poison, tp.topic)
 
     def retried(self, tp: TopicPartition) -> None:
-        _bump(self.retries, tp.topic)
+        count(self.retries, tp.topic)
 
     def dead_lettered(self, tp: TopicPartition) -> None:
-        _bump(self.dead_letters, tp.topic)
+        count(self.dead_letters, tp.topic)
 
     def restarted(self) -> None:
         self.restarts[0] += 1
@@ -159,13 +161,6 @@ class ConsumerFamilies:
             for topic, entry in list(watch.dead_letters.items()):
                 _count(dead, {**labels, "topic": topic}, entry, created)
         yield from (lag, committed, assigned, rebalances, poison, restarts, retried, dead)
-
-
-def _bump(counts: dict[str, list[float]], topic: str) -> None:
-    entry = counts.get(topic)
-    if entry is None:
-        entry = counts[topic] = [0, time.time()]
-    entry[0] += 1
 
 
 def _count(metric: Metric, labels: dict[str, str], entry: list[float], created: bool) -> None:
