@@ -1,8 +1,9 @@
 """Options, written once: the subscribers' (as the reference API has them), the
-connection's, and what one consumer is made with.
+publishers', the connection's, and what one consumer is made with.
 
 :class:`SubscriberOptions` types the keyword arguments of every
-``subscriber()`` overload (with ``typing.Unpack``); :class:`SubscriberConfig`
+``subscriber()`` overload (with ``typing.Unpack``), :class:`PublisherOptions`
+those of every ``publisher()``; :class:`SubscriberConfig`
 holds them with the reference's defaults. Consumer settings are handed to the
 Kafka consumer unchanged, keyword for keyword.
 """
@@ -28,12 +29,29 @@ __all__ = [
     "CONSUMER_OPTION_NAMES",
     "ConnectionOptions",
     "ConsumerSpec",
+    "PublisherOptions",
     "SubscriberConfig",
     "SubscriberOptions",
     "check_policy",
     "check_producer",
     "compile_pattern",
 ]
+
+
+class PublisherOptions(TypedDict, total=False):
+    """Keyword arguments of ``publisher()`` besides ``batch`` (and a broker's or
+    router's ``persistent``); their defaults are those of
+    :class:`~topicflow.kafka.publisher.DefaultPublisher`."""
+
+    key: Any
+    partition: int | None
+    headers: Mapping[str, str | bytes] | None
+    reply_to: str
+    title: str | None
+    description: str | None
+    schema: Any | None
+    include_in_schema: bool
+    autoflush: bool
 
 
 class SubscriberOptions(TypedDict, total=False):

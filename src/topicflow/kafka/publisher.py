@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import asyncio
     from collections.abc import Awaitable, Callable, Mapping
 
+    from topicflow._command import HeaderValue
     from topicflow.kafka._runtime import Runtime
     from topicflow.kafka.broker.registrator import KafkaRegistrator, Scope
     from topicflow.kafka.message import KafkaMessage
@@ -38,8 +39,6 @@ F = TypeVar("F", bound="Callable[..., Any]")
 
 #: Attribute under which a handler function keeps the publishers stacked on it.
 PUBLISHERS_ATTR = "__topicflow_publishers__"
-
-HeaderValue = str | bytes
 
 
 class KafkaResponse(Response):

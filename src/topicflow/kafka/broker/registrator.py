@@ -26,10 +26,10 @@ from topicflow.kafka.subscriber import (
 from topicflow.kafka.topic import Topic
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
 
     from topicflow.ack import AckPolicy
-    from topicflow.kafka._options import SubscriberOptions
+    from topicflow.kafka._options import PublisherOptions, SubscriberOptions
     from topicflow.kafka._runtime import Runtime
     from topicflow.kafka._subscriber import Subscriber
 
@@ -298,37 +298,19 @@ class KafkaRegistrator:
         self,
         topic: str,
         *,
-        key: Any = None,
-        partition: int | None = None,
-        headers: Mapping[str, str | bytes] | None = None,
-        reply_to: str = "",
         batch: bool = False,
         persistent: bool = True,
-        title: str | None = None,
-        description: str | None = None,
-        schema: Any | None = None,
-        include_in_schema: bool = True,
-        autoflush: bool = False,
+        **options: Unpack[PublisherOptions],
     ) -> DefaultPublisher:
         """Declare a publisher: a decorator for handlers, or an object to publish with.
 
-        With ``batch=True`` (a :class:`~topicflow.kafka.publisher.BatchPublisher`), a
-        handler's list or tuple result goes out as one batch.
+        Options: ``key``, ``partition``, ``headers``, ``reply_to``, ``title``,
+        ``description``, ``schema``, ``include_in_schema``, ``autoflush``
+        (:class:`~topicflow.kafka.publisher.DefaultPublisher`). With ``batch=True``
+        (a :class:`~topicflow.kafka.publisher.BatchPublisher`), a handler's list or
+        tuple result goes out as one batch.
         """
-        pub = (BatchPublisher if batch else DefaultPublisher)(
-            self,
-            topic,
-            key=key,
-            partition=partition,
-            headers=headers,
-            reply_to=reply_to,
-            batch=batch,
-            title=title,
-            description=description,
-            schema=schema,
-            include_in_schema=include_in_schema,
-            autoflush=autoflush,
-        )
+        pub = (BatchPublisher if batch else DefaultPublisher)(self, topic, batch=batch, **options)
         if persistent:
             self.publishers.append(pub)
         return pub

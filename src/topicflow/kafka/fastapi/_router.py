@@ -20,7 +20,7 @@ from fastapi.utils import generate_unique_id
 
 from topicflow.ack import AckPolicy
 from topicflow.exceptions import SetupError
-from topicflow.kafka._options import SubscriberOptions
+from topicflow.kafka._options import PublisherOptions, SubscriberOptions
 from topicflow.kafka.broker.broker import KafkaBroker
 from topicflow.kafka.broker.registrator import AnySubscriber, KafkaRegistrator
 from topicflow.kafka.fastapi._bridge import ROUTER_KEY
@@ -339,35 +339,11 @@ class KafkaRouter(APIRouter):
         )
 
     def publisher(
-        self,
-        topic: str,
-        *,
-        key: Any = None,
-        partition: int | None = None,
-        headers: dict[str, str] | None = None,
-        reply_to: str = "",
-        batch: bool = False,
-        title: str | None = None,
-        description: str | None = None,
-        schema: Any | None = None,
-        include_in_schema: bool = True,
-        autoflush: bool = False,
+        self, topic: str, *, batch: bool = False, **options: Unpack[PublisherOptions]
     ) -> DefaultPublisher:
         """Declare a publisher on the broker: a handler decorator, or an object to
         publish with (``KafkaBroker.publisher``)."""
-        return self.broker.publisher(
-            topic,
-            key=key,
-            partition=partition,
-            headers=headers,
-            reply_to=reply_to,
-            batch=batch,
-            title=title,
-            description=description,
-            schema=schema,
-            include_in_schema=include_in_schema,
-            autoflush=autoflush,
-        )
+        return self.broker.publisher(topic, batch=batch, **options)
 
     def include_router(  # type: ignore[override]
         self,
